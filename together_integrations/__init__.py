@@ -1,0 +1,60 @@
+"""together-integrations: Together AI for LangChain and LlamaIndex, on one shared transport.
+
+The core (this package) depends only on httpx and pydantic. The adapters live in
+``together_integrations.langchain`` and ``together_integrations.llama_index`` (extras
+``[langchain]`` and ``[llama-index]``); the offline emulator in ``together_integrations.testing``.
+"""
+
+from __future__ import annotations
+
+from ._catalog import ModelCapabilities, ModelCatalog, get_model_capabilities
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InsufficientCreditsError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    TogetherConfigError,
+    TogetherError,
+    UnprocessableEntityError,
+)
+from ._streaming import AsyncStream, ServerSentEvent, SSEDecoder, Stream
+from ._transport import RequestOptions, TogetherTransport
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InsufficientCreditsError",
+    "InternalServerError",
+    "ModelCapabilities",
+    "ModelCatalog",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestOptions",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "Stream",
+    "TogetherConfigError",
+    "TogetherError",
+    "TogetherTransport",
+    "UnprocessableEntityError",
+    "__version__",
+    "get_model_capabilities",
+]

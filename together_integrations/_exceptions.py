@@ -1,0 +1,298 @@
+"""Errors raised by together-integrations.
+
+::
+
+    TogetherError
+    ├── TogetherConfigError              bad settings, raised before any request
+    └── APIError
+        ├── APIConnectionError           the server could not be reached, or a stream broke
+        │   └── APITimeoutError
+        ├── APIResponseValidationError   a 2xx body that is not what the API promises
+        └── APIStatusError               any 4xx/5xx; status_code, request_id, body, message
+            ├── BadRequestError              400
+            ├── AuthenticationError          401
+            ├── InsufficientCreditsError     402
+            ├── PermissionDeniedError        403
+            ├── NotFoundError                404
+            ├── ConflictError                409
+            ├── UnprocessableEntityError     422
+            ├── RateLimitError               429 (retry_after, rate_limits)
+            └── InternalServerError          5xx
+
+No error keeps the request's headers, so the API key can never leak through an error's text,
+repr or pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .schemas.errors import error_message_text, parse_error_body
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InsufficientCreditsError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "TogetherConfigError",
+    "TogetherError",
+    "UnprocessableEntityError",
+]
+
+
+class TogetherError(Exception):
+    """Base class of every error raised by this package."""
+
+
+class TogetherConfigError(TogetherError, ValueError):
+    """The client is misconfigured (no API key, an unsafe base URL...)."""
+
+
+class APIError(TogetherError):
+    """An error talking to the Together API.
+
+    Attributes:
+        message: A human readable description that says what to do.
+        method: The HTTP method of the failed request.
+        url: The URL of the failed request (never contains the key).
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.__dict__.copy(), self.args))
+
+
+def _rebuild(cls: type[APIError], state: dict[str, Any], args: tuple[Any, ...]) -> APIError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+class APIConnectionError(APIError):
+    """The request did not reach the server, or the response (or stream) broke off."""
+
+    def __init__(
+        self,
+        message: str = "Connection error: could not reach the Together API. Check the network "
+        "and base_url, then retry.",
+        *,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(message, method=method, url=url)
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connect or read)."""
+
+    def __init__(
+        self,
+        message: str = "Request timed out. Raise `timeout` or retry later.",
+        *,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(message, method=method, url=url)
+
+
+class APIResponseValidationError(APIError):
+    """A successful response whose body is not what the API promises (e.g. not JSON).
+
+    Attributes:
+        status_code: The HTTP status of the response.
+        body: The raw body text (truncated to 2,000 characters in the message only).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: str,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.body = body
+
+
+class APIStatusError(APIError):
+    """The server answered with a 4xx or 5xx status.
+
+    Attributes:
+        status_code: The HTTP status code.
+        request_id: The ``x-request-id`` header (quote it to Together support).
+        body: The parsed JSON body, or the text when it is not JSON.
+        server_message: The server's own message: a string, or an object when the server
+            nests one (NOTES §2).
+        code: The error ``code`` field (``invalid_api_key``, ``model_not_available``...).
+        type: The error ``type`` field (``invalid_request_error``, ``rate_limit``...).
+        param: The error ``param`` field.
+        headers: The response headers.
+    """
+
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        body: Any = None,
+        server_message: str | dict[str, Any] | list[Any] | None = None,
+        code: str | int | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        self.server_message = server_message
+        self.code = code
+        self.type = type
+        self.param = param
+        self.headers = dict(headers or {})
+
+
+class BadRequestError(APIStatusError):
+    """400: the request is invalid; fix it rather than retry."""
+
+    hint = "Check the request parameters."
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or invalid."""
+
+    hint = "Check TOGETHER_API_KEY (or the api_key argument)."
+
+
+class InsufficientCreditsError(APIStatusError):
+    """402: the account has no credits left."""
+
+    hint = "Add credits to the Together account."
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this resource."""
+
+    hint = "Check that this key may use the model or endpoint."
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown model or path."""
+
+    hint = "Check the model name against GET /models."
+
+
+class ConflictError(APIStatusError):
+    """409: a conflicting request; retried automatically."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request is well formed but cannot be processed."""
+
+    hint = "Check the request parameters."
+
+
+class RateLimitError(APIStatusError):
+    """429: rate limited. Retried automatically while the wait is short.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait (``retry-after-ms`` / ``retry-after``),
+            or ``None``.
+        rate_limits: The ``x-ratelimit-*`` headers, parsed to numbers where possible
+            (``{"limit": 10.0, "remaining": 0.0, "limit-tokens": 1000.0, ...}``).
+    """
+
+    hint = "Slow down, or raise max_retries; Together limits are per second."
+
+    def __init__(self, message: str, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        from ._retry import parse_rate_limit_headers, parse_retry_after
+
+        self.retry_after: float | None = parse_retry_after(self.headers)
+        self.rate_limits: dict[str, float | str] = parse_rate_limit_headers(self.headers)
+
+
+class InternalServerError(APIStatusError):
+    """5xx: a server-side failure. Retried automatically."""
+
+    hint = "The server failed; retry later."
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientCreditsError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def make_status_error(
+    status_code: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    method: str | None = None,
+    url: str | None = None,
+) -> APIStatusError:
+    """Build the one error class that matches a failed response: the only place that chooses."""
+    body, parsed = parse_error_body(content)
+    detail = parsed.detail if parsed is not None else None
+    server_message = detail.message if detail is not None else None
+    text = error_message_text(server_message)
+    if text is None:
+        text = body if isinstance(body, str) else None
+        if text is not None:
+            text = " ".join(text.split())[:300] or None
+    cls = _STATUS_ERRORS.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    request_id = headers.get("x-request-id") or (parsed.id if parsed is not None else None)
+    parts = [f"Together API error {status_code}"]
+    if detail is not None and detail.code:
+        parts[0] += f" ({detail.code})"
+    message = parts[0] + (f": {text}" if text else "")
+    if cls.hint:
+        message += f" {cls.hint}"
+    if request_id:
+        message += f" [request id: {request_id}]"
+    return cls(
+        message,
+        status_code=status_code,
+        request_id=request_id,
+        body=body,
+        server_message=server_message,
+        code=detail.code if detail is not None else None,
+        type=detail.type if detail is not None else None,
+        param=detail.param if detail is not None else None,
+        headers=headers,
+        method=method,
+        url=url,
+    )

@@ -1,0 +1,36 @@
+"""Base classes for Together wire models.
+
+Responses tolerate unknown fields (the server adds keys over time: ``prompt``, ``warnings``,
+``metadata``, ``kv_transfer_params``...) and keep them in ``model_extra`` so nothing the server
+sends is lost. Requests allow extra fields too: that is how ``extra_body`` reaches the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class WireModel(BaseModel):
+    """A response object from the Together API."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+
+class RequestModel(BaseModel):
+    """A request body for the Together API.
+
+    Unset optional fields are not sent: ``to_wire`` drops ``None`` so the server applies its
+    own defaults. Extra keys (``extra_body``) are sent as given.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON-ready body, without unset (``None``) fields."""
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+    def to_wire_json(self) -> bytes:
+        """Return the body serialised as compact JSON bytes."""
+        return self.model_dump_json(exclude_none=True, by_alias=True).encode()
