@@ -1,0 +1,40 @@
+"""LangChain integration: ``ChatTogether``, ``TogetherLLM``, ``TogetherEmbeddings``,
+``TogetherRerank``. Requires ``pip install "together-integrations[langchain]"``.
+
+Classes are imported on first access, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without the extra installed
+    raise ImportError(
+        "together_integrations.langchain needs langchain-core: "
+        'pip install "together-integrations[langchain]"'
+    ) from exc
+
+__all__ = ["ChatTogether", "TogetherEmbeddings", "TogetherLLM", "TogetherRerank"]
+
+_MODULES = {
+    "ChatTogether": "chat_models",
+    "TogetherEmbeddings": "embeddings",
+    "TogetherLLM": "llms",
+    "TogetherRerank": "rerank",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

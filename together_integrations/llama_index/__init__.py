@@ -1,0 +1,39 @@
+"""LlamaIndex integration: ``TogetherLLM`` (function calling), ``TogetherEmbedding``,
+``TogetherRerank``. Requires ``pip install "together-integrations[llama-index]"``.
+
+Classes are imported on first access, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+try:
+    import llama_index.core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without the extra installed
+    raise ImportError(
+        "together_integrations.llama_index needs llama-index-core: "
+        'pip install "together-integrations[llama-index]"'
+    ) from exc
+
+__all__ = ["TogetherEmbedding", "TogetherLLM", "TogetherRerank"]
+
+_MODULES = {
+    "TogetherEmbedding": "embeddings",
+    "TogetherLLM": "llms",
+    "TogetherRerank": "postprocessor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
