@@ -194,7 +194,7 @@ class EmbeddingBatcher:
                 raise TogetherConfigError(
                     f"{model!r} does not accept `dimensions` (it is not a Matryoshka model in "
                     "the catalog). Leave dimensions unset, or choose a model that supports it; "
-                    "if the catalog is out of date, refresh it or send the field via extra_body."
+                    "if the catalog is out of date, refresh it or send it as an extra body field."
                 )
         self.transport = transport
         self.model = model
