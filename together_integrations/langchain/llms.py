@@ -1,0 +1,350 @@
+"""LangChain ``BaseLLM`` for Together's text completions endpoint (``POST /completions``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseLLM, LangSmithParams
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from pydantic import Field
+
+from together_integrations._chat import normalize_finish_reason
+from together_integrations.langchain.embeddings import _ClientSettings
+from together_integrations.schemas import (
+    Completion,
+    CompletionChunk,
+    CompletionRequest,
+    Usage,
+    normalize_logprobs,
+)
+from together_integrations.schemas.common import Logprobs
+
+__all__ = ["TogetherLLM"]
+
+DEFAULT_LLM_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+
+
+def _logprobs(value: Logprobs) -> list[dict[str, Any]] | None:
+    """Any wire logprobs shape → ``[{"token", "logprob", "bytes", "top_logprobs"}, ...]``."""
+    tokens = normalize_logprobs(value)
+    if tokens is None:
+        return None
+    return [t.model_dump(include={"token", "logprob", "bytes", "top_logprobs"}) for t in tokens]
+
+
+def _token_usage(usage: Usage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    out = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cached is not None:
+        out["cached_tokens"] = usage.cached
+    return out
+
+
+def _add_usage(total: dict[str, int], usage: Mapping[str, int] | None) -> None:
+    for key, value in (usage or {}).items():
+        total[key] = total.get(key, 0) + value
+
+
+class _CompletionStreamState:
+    """Finish reason and usage, which may arrive in different chunks (NOTES §4)."""
+
+    def __init__(self) -> None:
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.model = ""
+
+    def feed(self, chunk: CompletionChunk) -> GenerationChunk | None:
+        self.model = chunk.model or self.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        text, info = "", {}
+        for choice in chunk.choices:
+            text += choice.text or ""
+            if choice.finish_reason is not None:
+                self.finish_reason = normalize_finish_reason(choice.finish_reason)
+            logprobs = _logprobs(choice.logprobs)
+            if logprobs:
+                info["logprobs"] = logprobs
+        if not text and not info:
+            return None
+        return GenerationChunk(text=text, generation_info=info or None)
+
+    def final(self, fallback_model: str) -> GenerationChunk:
+        info: dict[str, Any] = {
+            "finish_reason": self.finish_reason,
+            "model_name": self.model or fallback_model,
+        }
+        usage = _token_usage(self.usage)
+        if usage is not None:
+            info["token_usage"] = usage
+        return GenerationChunk(text="", generation_info=info)
+
+
+class TogetherLLM(_ClientSettings, BaseLLM):
+    """Together text completion models (``POST /completions``): prompt in, text out.
+
+    For chat models with messages, tools and structured output, use ``ChatTogether``.
+
+    Setup:
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+
+    Instantiate:
+        .. code-block:: python
+
+            from together_integrations.langchain import TogetherLLM
+
+            llm = TogetherLLM(
+                model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                temperature=0.7,
+                max_tokens=128,
+                # top_p, top_k, repetition_penalty, stop, seed, logprobs, echo, n,
+                # model_kwargs={...}, api_key="...", timeout=60, max_retries=2,
+            )
+
+    Invoke:
+        .. code-block:: python
+
+            llm.invoke("The capital of France is")
+            # ' Paris. It is known for ...'
+
+    Stream:
+        .. code-block:: python
+
+            for text in llm.stream("Once upon a time"):
+                print(text, end="")
+
+    Async:
+        .. code-block:: python
+
+            await llm.ainvoke("The capital of France is")
+            async for text in llm.astream("Once upon a time"):
+                ...
+
+    Usage and logprobs:
+        ``llm.generate([...]).llm_output["token_usage"]`` holds the summed token counts; each
+        generation's ``generation_info`` has ``finish_reason`` (``"eos"`` reported as
+        ``"stop"``) and, when ``logprobs`` is set, ``logprobs`` as a list of
+        ``{"token", "logprob", "bytes", "top_logprobs"}`` whichever shape the server sent.
+        When streaming, the last chunk's ``generation_info`` carries ``finish_reason``,
+        ``token_usage`` and ``model_name``.
+    """
+
+    model: str = DEFAULT_LLM_MODEL
+    """Model id."""
+    temperature: float | None = None
+    """Sampling temperature."""
+    max_tokens: int | None = None
+    """Maximum tokens to generate."""
+    top_p: float | None = None
+    """Nucleus sampling probability mass."""
+    top_k: int | None = None
+    """Sample from the k most likely tokens."""
+    repetition_penalty: float | None = None
+    """Penalty for repeated tokens (1.0 = none)."""
+    stop: list[str] | None = None
+    """Default stop sequences (a call's ``stop`` replaces them)."""
+    seed: int | None = None
+    """Seed for reproducible sampling."""
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+    """Return log probabilities of this many top tokens per position (0-20)."""
+    echo: bool | None = None
+    """Include the prompt in the returned text."""
+    n: int = Field(default=1, ge=1, le=128)
+    """Completions per prompt (not with streaming)."""
+    streaming: bool = False
+    """Stream internally even for ``invoke``/``generate`` (callbacks see each token)."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra request fields (e.g. ``min_p``, ``safety_model``), sent as given."""
+    extra_body: dict[str, Any] | None = None
+    """More extra request fields, sent after ``model_kwargs``."""
+
+    # ------------------------------------------------------------- LangChain metadata
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["together_integrations", "langchain", "llms"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "TOGETHER_API_KEY"}
+
+    @property
+    def _llm_type(self) -> str:
+        return "together"
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params = {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+            "seed": self.seed,
+            "logprobs": self.logprobs,
+            "echo": self.echo,
+            "n": self.n if self.n != 1 else None,
+        }
+        return {k: v for k, v in params.items() if v is not None}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, **self._default_params, **self.model_kwargs}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "together"
+        params["ls_model_name"] = kwargs.get("model", self.model)
+        if not stop and self.stop:
+            params["ls_stop"] = self.stop
+        return params
+
+    # --------------------------------------------------------------- request building
+
+    def _request(
+        self, prompt: str, stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> CompletionRequest:
+        if not isinstance(prompt, str):
+            raise TypeError(f"A prompt must be a string, got {type(prompt).__name__}.")
+        body: dict[str, Any] = {
+            **self.model_kwargs,
+            **(self.extra_body or {}),
+            **self._default_params,
+            **kwargs,
+            "model": kwargs.get("model", self.model),
+            "prompt": prompt,
+        }
+        stops = stop if stop is not None else self.stop
+        if stops:
+            body["stop"] = list(stops)
+        return CompletionRequest.model_validate(body)
+
+    def _generations(self, response: Completion) -> list[Generation]:
+        generations = []
+        for choice in sorted(response.choices, key=lambda c: c.index):
+            info: dict[str, Any] = {"finish_reason": normalize_finish_reason(choice.finish_reason)}
+            logprobs = _logprobs(choice.logprobs)
+            if logprobs is not None:
+                info["logprobs"] = logprobs
+            generations.append(Generation(text=choice.text, generation_info=info))
+        return generations
+
+    def _result(self, responses: list[Completion]) -> LLMResult:
+        usage: dict[str, int] = {}
+        for response in responses:
+            _add_usage(usage, _token_usage(response.usage))
+        return LLMResult(
+            generations=[self._generations(r) for r in responses],
+            llm_output={"token_usage": usage, "model_name": self.model},
+        )
+
+    def _check_streamable(self, kwargs: Mapping[str, Any]) -> None:
+        if kwargs.get("n", self.n) != 1:
+            raise ValueError("Streaming returns one completion per prompt; set n=1 to stream.")
+
+    # ------------------------------------------------------------------- generation
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        if self.streaming:
+            return self._result_from_streams(
+                [list(self._stream(p, stop, run_manager, **kwargs)) for p in prompts]
+            )
+        transport, options = self._get_transport(), self._request_options()
+        return self._result(
+            [transport.completions(self._request(p, stop, kwargs), options) for p in prompts]
+        )
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        if self.streaming:
+
+            async def collect(prompt: str) -> list[GenerationChunk]:
+                return [c async for c in self._astream(prompt, stop, run_manager, **kwargs)]
+
+            return self._result_from_streams(list(await asyncio.gather(*map(collect, prompts))))
+        transport, options = self._get_transport(), self._request_options()
+        responses = await asyncio.gather(
+            *(transport.acompletions(self._request(p, stop, kwargs), options) for p in prompts)
+        )
+        return self._result(list(responses))
+
+    def _result_from_streams(self, streams: list[list[GenerationChunk]]) -> LLMResult:
+        usage: dict[str, int] = {}
+        generations: list[list[Generation]] = []
+        for chunks in streams:
+            merged: GenerationChunk | None = None
+            for chunk in chunks:
+                merged = chunk if merged is None else merged + chunk
+            info = dict(merged.generation_info or {}) if merged is not None else {}
+            _add_usage(usage, info.pop("token_usage", None))
+            info.pop("model_name", None)
+            text = merged.text if merged is not None else ""
+            generations.append([Generation(text=text, generation_info=info)])
+        return LLMResult(
+            generations=generations, llm_output={"token_usage": usage, "model_name": self.model}
+        )
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        self._check_streamable(kwargs)
+        request = self._request(prompt, stop, kwargs)
+        state = _CompletionStreamState()
+        with self._get_transport().completions_stream(request, self._request_options()) as stream:
+            for chunk in stream:
+                out = state.feed(chunk)
+                if out is not None:
+                    if run_manager:
+                        run_manager.on_llm_new_token(out.text, chunk=out)
+                    yield out
+        yield state.final(self.model)
+
+    async def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        self._check_streamable(kwargs)
+        request = self._request(prompt, stop, kwargs)
+        state = _CompletionStreamState()
+        stream = await self._get_transport().acompletions_stream(request, self._request_options())
+        async with stream:
+            async for chunk in stream:
+                out = state.feed(chunk)
+                if out is not None:
+                    if run_manager:
+                        await run_manager.on_llm_new_token(out.text, chunk=out)
+                    yield out
+        yield state.final(self.model)
