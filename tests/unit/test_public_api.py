@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -17,10 +18,20 @@ def test_all_is_sorted_and_importable(module: object) -> None:
 
 
 def test_core_does_not_import_frameworks() -> None:
-    import sys
+    # A fresh interpreter: the core must not pull in LangChain or LlamaIndex.
+    code = (
+        "import sys, together_integrations, together_integrations.schemas;"
+        "print(sorted(m for m in sys.modules if m.startswith(('langchain', 'llama_index'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
-    for mod in list(sys.modules):
-        if mod.startswith(("langchain", "llama_index")):
-            pytest.skip("a framework was already imported by another test")
-    importlib.reload(together_integrations)
-    assert not any(m.startswith(("langchain_core", "llama_index")) for m in sys.modules)
+
+def test_missing_extra_message_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['langchain_core'] = None\n"
+        "try:\n    import together_integrations.langchain\n"
+        "except ImportError as e:\n    print(e)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 'pip install "together-integrations[langchain]"' in out.stdout
