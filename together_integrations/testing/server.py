@@ -1,0 +1,110 @@
+"""The emulator on a real loopback HTTP server (stdlib, a daemon thread, HTTP/1.1 keep-alive).
+
+Used by benchmarks, notebooks, the demo and end-to-end tests; cassettes are recorded through
+it, since vcrpy intercepts real httpx transports only.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .emulator import TogetherEmulator
+
+__all__ = ["EmulatorServer"]
+
+
+class EmulatorServer:
+    """A running loopback server; a context manager that stops it on exit.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:<port>/v1``, to pass as ``base_url``.
+    """
+
+    def __init__(self, emulator: TogetherEmulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.emulator = emulator
+        handler = _make_handler(emulator)
+        self._httpd = _QuietServer((host, port), handler)
+        self._httpd.daemon_threads = True
+        address = self._httpd.server_address
+        self.host = str(address[0])
+        self.port = int(address[1])
+        self.base_url = f"http://{self.host}:{self.port}/v1"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="together-emulator", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> EmulatorServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (a test leaving a stream early) are normal, not errors.
+        pass
+
+
+def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            answer = emulator.handle(self.command, self.path, dict(self.headers.items()), body)
+            if answer.delay_first:
+                time.sleep(answer.delay_first)
+            if answer.reset_after == 0 and not answer.chunks:
+                self._reset()
+                return
+            self.send_response(answer.status)
+            for key, value in answer.headers.items():
+                self.send_header(key, value)
+            if answer.chunks is None:
+                self.send_header("content-length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+                return
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for i, piece in enumerate(answer.chunks):
+                if answer.delay_each:
+                    time.sleep(answer.delay_each)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+                if answer.reset_after is not None and i + 1 >= answer.reset_after:
+                    self._reset()
+                    return
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def _reset(self) -> None:
+            self.wfile.flush()
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            self.close_connection = True
+            self.connection.close()
+
+        do_GET = _serve
+        do_POST = _serve
+        do_DELETE = _serve
+
+    return Handler
