@@ -171,7 +171,7 @@ def _run_demo(settings: dict[str, Any]) -> int:
         except AuthenticationError:
             _print(f"error: the API key was rejected (401). Check {API_KEY_ENV}.")
             return 1
-        except (DemoError, TogetherError) as exc:
+        except (DemoError, TogetherError, ImportError) as exc:
             failures += 1
             _print(f"error: {exc}")
     _print("── Usage and timings")
