@@ -61,6 +61,7 @@ class _QuietServer(ThreadingHTTPServer):
 def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms stalls
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
