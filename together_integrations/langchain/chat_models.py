@@ -620,7 +620,10 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         llm: Runnable[Any, Any]
         if method == "json_mode":
-            llm = self.bind(response_format={"type": "json_object"})
+            llm = self.bind(
+                response_format={"type": "json_object"},
+                ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
+            )
             parser: Runnable[Any, Any] = (
                 PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
@@ -636,13 +639,27 @@ class ChatTogether(_ClientSettings, BaseChatModel):
                     "strict": strict,
                 },
             }
-            llm = self.bind(response_format=fmt)
+            llm = self.bind(
+                response_format=fmt,
+                ls_structured_output_format={
+                    "kwargs": {"method": method, "strict": strict},
+                    "schema": convert_to_openai_tool(schema),
+                },
+            )
             parser = (
                 PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
         elif method == "function_calling":
             name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools([schema], tool_choice=name, strict=strict)
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=name,
+                strict=strict,
+                ls_structured_output_format={
+                    "kwargs": {"method": method, "strict": strict},
+                    "schema": schema,
+                },
+            )
             parser = (
                 PydanticToolsParser(tools=[schema], first_tool_only=True)
                 if is_pydantic
