@@ -56,6 +56,7 @@ def _script_offline_answers(emu: Any) -> None:
     emu.reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
     emu.reply(tool_calls=[{"name": "celsius_to_fahrenheit", "arguments": {"celsius": 18}}])
     emu.reply(text="It is 18 °C in Paris right now, which is 64.4 °F.")
+    emu.reply(text="The rerank endpoint orders documents by their relevance to a query.")
 
 
 def _langchain_part(

@@ -1,0 +1,298 @@
+"""LlamaIndex TogetherLLM, TogetherEmbedding and TogetherRerank on the in-process emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.llms.types import ImageBlock, TextBlock, ThinkingBlock, ToolCallBlock
+from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+from llama_index.core.llms import ChatMessage
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index_instrumentation import get_dispatcher
+from llama_index_instrumentation.event_handlers import BaseEventHandler
+from pydantic import BaseModel
+
+from together_integrations import RateLimitError
+from together_integrations.llama_index import TogetherEmbedding, TogetherLLM, TogetherRerank
+from together_integrations.testing import TogetherEmulator
+
+MODEL = "openai/gpt-oss-20b"
+
+
+@pytest.fixture
+def emu() -> TogetherEmulator:
+    return TogetherEmulator()
+
+
+@pytest.fixture
+def llm(emu: TogetherEmulator) -> TogetherLLM:
+    return TogetherLLM(model=MODEL, transport=emu.transport(max_retries=0))
+
+
+def test_base_classes_and_metadata() -> None:
+    assert FunctionCallingLLM in TogetherLLM.__mro__
+    assert (
+        BaseEmbedding in TogetherEmbedding.__mro__
+        and BaseNodePostprocessor in TogetherRerank.__mro__
+    )
+    meta = TogetherLLM(model="meta-llama/Llama-3.3-70B-Instruct-Turbo", api_key="k").metadata
+    assert meta.context_window == 131_072 and meta.is_function_calling_model and meta.is_chat_model
+    assert (
+        TogetherLLM(model=MODEL, api_key="k", context_window=4096).metadata.context_window == 4096
+    )
+    assert TogetherLLM(model="acme/new-model", api_key="k").metadata.context_window == 32_768
+
+
+def test_chat_usage_reasoning_and_token_counting(emu: TogetherEmulator) -> None:
+    counter = TokenCountingHandler()
+    llm = TogetherLLM(
+        model=MODEL, transport=emu.transport(), callback_manager=CallbackManager([counter])
+    )
+    emu.reply(
+        "Paris",
+        reasoning="capital question",
+        usage={"prompt_tokens": 21, "completion_tokens": 4, "total_tokens": 25},
+    )
+    response = llm.chat([ChatMessage(role="user", content="Capital of France?")])
+    assert response.message.content == "Paris"
+    thinking = [b for b in response.message.blocks if isinstance(b, ThinkingBlock)]
+    assert thinking and thinking[0].content == "capital question"
+    assert response.raw["usage"]["total_tokens"] == 25
+    assert (counter.prompt_llm_token_count, counter.completion_llm_token_count) == (21, 4)
+    sent = emu.requests[-1].json
+    assert (
+        sent["messages"] == [{"role": "user", "content": "Capital of France?"}]
+        and sent["model"] == MODEL
+    )
+
+
+def test_stream_chat_deltas_thinking_and_usage(emu: TogetherEmulator, llm: TogetherLLM) -> None:
+    emu.reply("streamed answer here", reasoning="think first")
+    chunks = list(llm.stream_chat([ChatMessage(role="user", content="hi")]))
+    assert "".join(c.delta or "" for c in chunks) == "streamed answer here"
+    assert "".join(c.additional_kwargs.get("thinking_delta", "") for c in chunks) == "think first"
+    assert chunks[-1].message.content == "streamed answer here"
+    assert chunks[-1].additional_kwargs["total_tokens"] > 0
+
+
+def test_async_chat_and_complete(emu: TogetherEmulator, llm: TogetherLLM) -> None:
+    async def run() -> tuple[str, str]:
+        emu.reply("one")
+        chat = await llm.achat([ChatMessage(role="user", content="hi")])
+        emu.reply("two three")
+        text = ""
+        async for c in await llm.astream_complete("hi"):
+            text = c.text
+        return str(chat.message.content), text
+
+    assert asyncio.run(run()) == ("one", "two three")
+
+
+def test_images_and_tool_messages_on_the_wire(emu: TogetherEmulator) -> None:
+    llm = TogetherLLM(model="Qwen/Qwen2.5-VL-72B-Instruct", transport=emu.transport())
+    message = ChatMessage(
+        role="user",
+        blocks=[
+            TextBlock(text="what is this?"),
+            ImageBlock(url="https://x/cat.png"),
+            ImageBlock(image=b"\x89PNG\r\n", image_mimetype="image/png"),
+        ],
+    )
+    call = ChatMessage(
+        role="assistant",
+        blocks=[ToolCallBlock(tool_call_id="call_1", tool_name="look", tool_kwargs={"q": 1})],
+    )
+    result = ChatMessage(role="tool", content="a cat", additional_kwargs={"tool_call_id": "call_1"})
+    llm.chat([message, call, result])
+    sent = emu.requests[-1].json["messages"]
+    assert sent[0]["content"][1] == {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}
+    assert sent[0]["content"][2]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert sent[1]["tool_calls"][0]["function"] == {
+        "name": "look",
+        "arguments": json.dumps({"q": 1}),
+    }
+    assert sent[2] == {"role": "tool", "content": "a cat", "tool_call_id": "call_1"}
+    with pytest.raises(ValueError, match="tool_call_id"):
+        llm.chat([ChatMessage(role="tool", content="x")])
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def multiply(a: int, b: int) -> int:
+    """Multiply two integers."""
+    return a * b
+
+
+@pytest.mark.parametrize("style", ["delta", "choice_level", "finish_per_call"])
+def test_function_agent_streams_over_several_steps(
+    emu: TogetherEmulator, llm: TogetherLLM, style: str
+) -> None:
+    emu.reply(tool_calls=[{"name": "add", "arguments": {"a": 2, "b": 3}}], tool_call_style=style)  # type: ignore[arg-type]
+    emu.reply(
+        tool_calls=[{"name": "multiply", "arguments": {"a": 5, "b": 4}}], tool_call_style=style
+    )  # type: ignore[arg-type]
+    emu.reply("(2 + 3) * 4 = 20")
+    agent = FunctionAgent(tools=[add, multiply], llm=llm)
+
+    async def run() -> str:
+        handler = agent.run("What is (2 + 3) * 4?")
+        async for _ in handler.stream_events():
+            pass
+        return str(await handler)
+
+    assert "20" in asyncio.run(run())
+    tool_results = [m for r in emu.requests for m in r.json["messages"] if m["role"] == "tool"]
+    assert {m["content"] for m in tool_results} >= {"5", "20"}
+    assert all(r.json["tools"] for r in emu.requests)
+
+
+def test_tool_choice_and_parallel_flags(emu: TogetherEmulator, llm: TogetherLLM) -> None:
+    from llama_index.core.tools import FunctionTool
+
+    tool = FunctionTool.from_defaults(fn=add)
+    emu.reply(
+        tool_calls=[
+            {"name": "add", "arguments": {"a": 1, "b": 2}},
+            {"name": "add", "arguments": {"a": 3, "b": 4}},
+        ]
+    )
+    response = llm.chat_with_tools(
+        [tool], user_msg="add", tool_required=True, allow_parallel_tool_calls=False
+    )
+    sent = emu.requests[-1].json
+    assert sent["tool_choice"] == "required" and sent["parallel_tool_calls"] is False
+    calls = llm.get_tool_calls_from_response(response)
+    assert [(c.tool_name, c.tool_kwargs) for c in calls] == [("add", {"a": 1, "b": 2})]
+    with pytest.raises(ValueError, match="tool call"):
+        emu.reply("no tools")
+        llm.get_tool_calls_from_response(llm.chat([ChatMessage(role="user", content="x")]))
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+def test_structured_predict_never_sends_tool_choice_without_tools(
+    emu: TogetherEmulator, llm: TogetherLLM
+) -> None:
+    result = llm.structured_predict(City, PromptTemplate("Describe {place}"), place="Paris")
+    assert isinstance(result, City)
+    sent = emu.requests[-1].json
+    assert "tool_choice" not in sent or sent.get("tools")
+
+
+def test_key_never_in_serialised_forms() -> None:
+    key = "tgp_v1_SecretSecretSecret"
+    llm = TogetherLLM(model=MODEL, api_key=key)
+    for text in (repr(llm), str(llm), llm.to_json(), json.dumps(llm.to_dict())):
+        assert key not in text
+    embed = TogetherEmbedding(api_key=key)
+    assert key not in embed.to_json() and key not in repr(embed)
+
+
+def test_embedding_batches_and_bounded_429(
+    emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import together_integrations._transport as tr
+
+    monkeypatch.setattr(tr.time, "sleep", lambda s: None)
+    embed = TogetherEmbedding(
+        model_name="BAAI/bge-base-en-v1.5",
+        embed_batch_size=10,
+        transport=emu.transport(max_retries=2),
+    )
+    texts = [f"text number {i}" for i in range(25)]
+    vectors = embed.get_text_embedding_batch(texts)
+    assert len(vectors) == 25 and len(emu.requests) == 3
+    assert vectors[7] == embed.get_text_embedding("text number 7")
+    emu.fail("status", status=429, retry_after=0, times=None)
+    before = len(emu.requests)
+    with pytest.raises(RateLimitError):
+        embed.get_query_embedding("anything")
+    assert len(emu.requests) - before == 3  # max_retries + 1, never forever
+
+
+def test_embedding_async_keeps_order(emu: TogetherEmulator) -> None:
+    embed = TogetherEmbedding(
+        model_name="BAAI/bge-base-en-v1.5", embed_batch_size=4, transport=emu.transport()
+    )
+    texts = [f"document {i} about topic {i % 3}" for i in range(13)]
+    got = asyncio.run(embed.aget_text_embedding_batch(texts))
+    assert got == embed.get_text_embedding_batch(texts)
+
+
+class _Events(BaseEventHandler):
+    names: list[str] = []
+
+    def handle(self, event: Any, **kwargs: Any) -> None:
+        self.names.append(event.class_name())
+
+
+def test_rerank_top_n_scores_events_and_retrieval_score(emu: TogetherEmulator) -> None:
+    handler = _Events()
+    handler.names = []
+    get_dispatcher().add_event_handler(handler)
+    rerank = TogetherRerank(top_n=2, keep_retrieval_score=True, transport=emu.transport())
+    nodes = [
+        NodeWithScore(node=TextNode(text=t), score=0.5)
+        for t in ["bananas are yellow", "rerank orders documents", "documents and rerank models"]
+    ]
+    out = rerank.postprocess_nodes(nodes, QueryBundle("how does rerank order documents"))
+    assert out[0].node.get_content() == "rerank orders documents"
+    assert len(out) == 2 and out[0].score is not None and out[0].score >= (out[1].score or 0)
+    assert out[0].node.metadata["retrieval_score"] == 0.5
+    assert "ReRankStartEvent" in handler.names and "ReRankEndEvent" in handler.names
+    assert rerank.postprocess_nodes([], QueryBundle("q")) == []
+    with pytest.raises(ValueError, match="query"):
+        rerank.postprocess_nodes(nodes)
+
+
+def test_rag_pipeline_sync_async_streaming(emu: TogetherEmulator) -> None:
+    transport = emu.transport()
+    llm = TogetherLLM(model="meta-llama/Llama-3.3-70B-Instruct-Turbo", transport=transport)
+    embed = TogetherEmbedding(model_name="BAAI/bge-base-en-v1.5", transport=transport)
+    docs = [
+        Document(text="The Eiffel Tower is in Paris and was finished in 1889."),
+        Document(text="Bananas are a good source of potassium."),
+        Document(text="Rerank models order documents by relevance to a query."),
+    ]
+    index = VectorStoreIndex.from_documents(
+        docs, embed_model=embed, transformations=[SentenceSplitter(chunk_size=64, chunk_overlap=8)]
+    )
+    engine = index.as_query_engine(
+        llm=llm,
+        similarity_top_k=3,
+        node_postprocessors=[TogetherRerank(top_n=1, transport=transport)],
+    )
+    emu.reply("It was finished in 1889.")
+    answer = engine.query("When was the Eiffel Tower finished?")
+    assert str(answer) == "It was finished in 1889."
+    assert "Eiffel" in answer.source_nodes[0].node.get_content()
+    prompt = emu.requests[-1].json["messages"]
+    assert "1889" in json.dumps(prompt) and "Bananas" not in json.dumps(prompt)
+    emu.reply("Async answer.")
+    assert str(asyncio.run(engine.aquery("When was the Eiffel Tower finished?"))) == "Async answer."
+    streaming = index.as_query_engine(
+        llm=llm, streaming=True, node_postprocessors=[TogetherRerank(top_n=1, transport=transport)]
+    )
+    emu.reply("A streamed answer in pieces.")
+    pieces = list(streaming.query("Eiffel Tower?").response_gen)
+    assert len(pieces) > 1 and "".join(pieces) == "A streamed answer in pieces."
+    chat = index.as_chat_engine(chat_mode="condense_plus_context", llm=llm)
+    emu.reply("Chat answer about the tower.", times=None)
+    assert "tower" in str(chat.chat("Tell me about the Eiffel Tower"))
+    assert Settings._llm is None or Settings._llm is not llm
