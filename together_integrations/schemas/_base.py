@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict
 class WireModel(BaseModel):
     """A response object from the Together API."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, protected_namespaces=(), defer_build=True
+    )
 
 
 class RequestModel(BaseModel):
@@ -25,7 +27,9 @@ class RequestModel(BaseModel):
     own defaults. Extra keys (``extra_body``) are sent as given.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, protected_namespaces=(), defer_build=True
+    )
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready body, without unset (``None``) fields."""
