@@ -417,6 +417,16 @@ class ChatStreamAccumulator:
                 )
         return views
 
+    def tool_calls(self, index: int = 0) -> list[ParsedToolCall]:
+        """The tool calls of choice ``index`` so far (arguments may still be partial)."""
+        state = self._choices.get(index)
+        if state is None:
+            return []
+        return [
+            _parsed_call(slot.id, slot.name, "".join(slot.arguments), pos)
+            for pos, (_, slot) in enumerate(sorted(state.calls.items()))
+        ]
+
     def results(self) -> list[ChatResult]:
         """The accumulated choices, as :func:`parse_chat_completion` would return them."""
         self.flush()

@@ -54,7 +54,8 @@ class _ClientSettings(BaseModel):
         # As with TogetherTransport, the key never travels in a pickle: an unpickled
         # instance reads TOGETHER_API_KEY in the process that loads it.
         state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        fields = {k: v for k, v in state["__dict__"].items() if k != "_shared_transport_cache"}
+        state["__dict__"] = {**fields, "api_key": None}
         return state
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
@@ -65,7 +66,14 @@ class _ClientSettings(BaseModel):
     def _get_transport(self) -> TogetherTransport:
         if self.transport is not None:
             return self.transport
-        return TogetherTransport.shared(api_key=self.api_key, base_url=self.base_url)
+        # Resolved once per instance (the registry lookup is not free on every call).
+        shared = self.__dict__.get("_shared_transport_cache")
+        if shared is None or shared[0] != (self.api_key, self.base_url):
+            transport = TogetherTransport.shared(api_key=self.api_key, base_url=self.base_url)
+            shared = ((self.api_key, self.base_url), transport)
+            object.__setattr__(self, "_shared_transport_cache", shared)
+        result: TogetherTransport = shared[1]
+        return result
 
     def _request_options(self) -> RequestOptions | None:
         if self.timeout is None and self.max_retries is None and not self.default_headers:

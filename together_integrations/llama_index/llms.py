@@ -297,25 +297,51 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         return self._response(wire)
 
     def _stream_response(
-        self, acc: ChatStreamAccumulator, views: list[ChatDeltaView], wire: Any
+        self, acc: ChatStreamAccumulator, so_far: list[str], views: list[ChatDeltaView], wire: Any
     ) -> ChatResponse | None:
-        delta = "".join(v.content for v in views)
-        thinking = "".join(v.reasoning for v in views)
+        """One streamed response: the delta, and the message so far (text, thinking, calls).
+
+        ``so_far`` holds [text, thinking] between chunks, so each chunk costs O(its size).
+        """
         if not views:
             return None
-        result = acc.results()[0] if acc.results() else None
-        message = (
-            _message(result)
-            if result is not None
-            else ChatMessage(role=MessageRole.ASSISTANT, content="")
-        )
+        delta = "".join(v.content for v in views)
+        thinking = "".join(v.reasoning for v in views)
+        so_far[0] += delta
+        so_far[1] += thinking
+        blocks: list[Any] = []
+        if so_far[1]:
+            blocks.append(ThinkingBlock(content=so_far[1]))
+        if so_far[0]:
+            blocks.append(TextBlock(text=so_far[0]))
+        additional: dict[str, Any] = {}
+        calls = acc.tool_calls()
+        if calls:
+            for call in calls:
+                blocks.append(
+                    ToolCallBlock(
+                        tool_call_id=call.id,
+                        tool_name=call.name,
+                        tool_kwargs=call.args if call.args is not None else call.arguments,
+                    )
+                )
+            additional["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in calls
+            ]
         extra: dict[str, Any] = _usage_kwargs(acc.usage)
         if thinking:
             extra["thinking_delta"] = thinking
         return ChatResponse(
-            message=message,
+            message=ChatMessage(
+                role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=additional
+            ),
             delta=delta,
-            raw=wire.model_dump(mode="json") if wire is not None else None,
+            raw=wire,
             additional_kwargs=extra,
         )
 
@@ -326,9 +352,10 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
         def gen() -> Generator[ChatResponse, None, None]:
             acc = ChatStreamAccumulator(think_tags=self._think_tags)
+            so_far = ["", ""]
             with stream:
                 for wire in stream:
-                    response = self._stream_response(acc, acc.feed(wire), wire)
+                    response = self._stream_response(acc, so_far, acc.feed(wire), wire)
                     if response is not None:
                         yield response
 
@@ -345,9 +372,10 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             acc = ChatStreamAccumulator(think_tags=self._think_tags)
+            so_far = ["", ""]
             async with stream:
                 async for wire in stream:
-                    response = self._stream_response(acc, acc.feed(wire), wire)
+                    response = self._stream_response(acc, so_far, acc.feed(wire), wire)
                     if response is not None:
                         yield response
 
