@@ -7,7 +7,7 @@ anyone's pytest run.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -30,3 +30,18 @@ def together_emulator_server(together_emulator: TogetherEmulator) -> Iterator[Em
     """The same emulator served on a loopback port; use ``.base_url``."""
     with together_emulator.serve() as server:
         yield server
+
+
+@pytest.fixture
+def together_vcr_config() -> dict[str, Any]:
+    """vcrpy settings for Together cassettes; use as ``vcr_config`` in your conftest."""
+    from .cassettes import vcr_config
+
+    return vcr_config()
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """pytest-recording hook: register the readable serializer and the JSON body matcher."""
+    from .cassettes import register
+
+    register(vcr)
