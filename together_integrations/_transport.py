@@ -421,7 +421,7 @@ class TogetherTransport:
         options: RequestOptions,
         *,
         content: bytes | None = None,
-        data: list[tuple[str, str]] | None = None,
+        data: Mapping[str, str | list[str]] | None = None,
         files: dict[str, tuple[str, bytes]] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> httpx.Request:
@@ -432,7 +432,7 @@ class TogetherTransport:
             self.base_url + path,
             headers=self._headers(options, json=content is not None),
             content=content,
-            data=data,  # type: ignore[arg-type]  # httpx accepts a list of pairs
+            data=data,
             files=files,
             params=query or None,
             extensions={"timeout": timeout.as_dict()},
@@ -766,11 +766,18 @@ class TogetherTransport:
         options: RequestOptions,
     ) -> Callable[[], httpx.Request]:
         body = _as_request(TranscriptionRequest, request or {})
-        form = body.to_form()
+        pairs = body.to_form()
         part = _file_part(file)
         files = {"file": part} if part is not None else None
         if part is None:
-            form.append(("file", str(file)))
+            pairs.append(("file", str(file)))
+        form: dict[str, str | list[str]] = {}
+        for key, value in pairs:
+            previous = form.get(key)
+            if previous is None:
+                form[key] = value
+            else:
+                form[key] = [*([previous] if isinstance(previous, str) else previous), value]
         return lambda: self._build_request(
             "POST", "/audio/transcriptions", options, data=form, files=files
         )

@@ -323,3 +323,85 @@ def test_loopback_server_speaks_http_and_resets_connections() -> None:
         t.close()
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.base_url + "/models", timeout=1)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_other_endpoints_through_the_transport(is_async: bool, tmp_path: Any) -> None:
+    t = TogetherEmulator().transport()
+    audio = tmp_path / "hello.wav"
+    audio.write_bytes(b"RIFF0000WAVEfmt ")
+
+    async def calls_async() -> tuple[Any, ...]:
+        images = await t.aimages_generate(
+            {
+                "model": "black-forest-labs/FLUX.1-schnell",
+                "prompt": "a cat",
+                "response_format": "base64",
+                "n": 2,
+            }
+        )
+        speech = await t.aaudio_speech(
+            {"model": "cartesia/sonic", "input": "hi", "voice": "helpful woman"}
+        )
+        chunks = [
+            c
+            async for c in await t.aaudio_speech_stream(
+                {"model": "cartesia/sonic", "input": "hi", "voice": "v"}
+            )
+        ]
+        text = await t.aaudio_transcriptions(
+            audio,
+            {
+                "model": "openai/whisper-large-v3",
+                "response_format": "verbose_json",
+                "timestamp_granularities": ["segment"],
+            },
+        )
+        models = await t.alist_models()
+        return images, speech, chunks, text, models
+
+    def calls_sync() -> tuple[Any, ...]:
+        images = t.images_generate(
+            {
+                "model": "black-forest-labs/FLUX.1-schnell",
+                "prompt": "a cat",
+                "response_format": "base64",
+                "n": 2,
+            }
+        )
+        speech = t.audio_speech(
+            {"model": "cartesia/sonic", "input": "hi", "voice": "helpful woman"}
+        )
+        chunks = list(
+            t.audio_speech_stream({"model": "cartesia/sonic", "input": "hi", "voice": "v"})
+        )
+        text = t.audio_transcriptions(
+            audio,
+            {
+                "model": "openai/whisper-large-v3",
+                "response_format": "verbose_json",
+                "timestamp_granularities": ["segment"],
+            },
+        )
+        models = t.list_models()
+        return images, speech, chunks, text, models
+
+    images, speech, chunks, text, models = asyncio.run(calls_async()) if is_async else calls_sync()
+    assert len(images.data) == 2 and images.data[0].b64_json and images.data[0].type is None
+    assert speech.content.startswith(b"RIFF") and speech.content_type == "audio/wav"
+    assert b"".join(c.audio for c in chunks) == speech.content
+    assert text.text and text.segments and text.segments[0].end > 0
+    assert {m.type for m in models} >= {"chat", "embedding", "rerank"}
+
+
+@pytest.mark.network
+def test_a_slow_first_byte_times_out_as_a_typed_error() -> None:
+    from together_integrations import APITimeoutError
+
+    emu = TogetherEmulator()
+    emu.fail("slow_first_byte", delay=0.5)
+    with emu.serve() as server:
+        t = TogetherTransport(api_key="k", base_url=server.base_url, timeout=0.1, max_retries=0)
+        with pytest.raises(APITimeoutError, match="timed out"):
+            t.chat_completions({"model": MODEL, "messages": MSGS})
+        t.close()
