@@ -318,3 +318,17 @@ def test_key_is_secret_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     assert restored.api_key is not None and restored.api_key.get_secret_value() == key
     assert key.encode() not in pickle.dumps(llm)
     assert json.loads(text)["kwargs"]["model"] == MODEL
+
+
+def test_reasoning_as_v1_content_blocks(emu: TogetherEmulator) -> None:
+    llm = ChatTogether(model=MODEL, transport=emu.transport(), output_version="v1")
+    emu.reply("Paris", reasoning="think")
+    blocks = llm.invoke("capital?").content
+    assert isinstance(blocks, list)
+    assert [(b["type"], b.get("reasoning") or b.get("text")) for b in blocks] == [
+        ("reasoning", "think"),
+        ("text", "Paris"),
+    ]  # type: ignore[index, union-attr]
+    emu.reply("Paris", reasoning="think")
+    streamed = merged(list(llm.stream("capital?"))).content_blocks
+    assert [b["type"] for b in streamed] == ["reasoning", "text"]
