@@ -186,13 +186,42 @@ class City(BaseModel):
     population: int
 
 
-def test_structured_predict_never_sends_tool_choice_without_tools(
+def test_structured_predict_uses_json_schema_where_supported(
     emu: TogetherEmulator, llm: TogetherLLM
 ) -> None:
     result = llm.structured_predict(City, PromptTemplate("Describe {place}"), place="Paris")
     assert isinstance(result, City)
     sent = emu.requests[-1].json
-    assert "tool_choice" not in sent or sent.get("tools")
+    assert (
+        sent["response_format"]["type"] == "json_schema"
+        and "tools" not in sent
+        and "tool_choice" not in sent
+    )
+    assert sent["response_format"]["json_schema"]["schema"]["required"] == ["name", "population"]
+    assert isinstance(
+        asyncio.run(
+            llm.astructured_predict(City, PromptTemplate("Describe {place}"), place="Rome")
+        ),
+        City,
+    )
+
+
+def test_structured_predict_falls_back_to_forced_tool_calls(emu: TogetherEmulator) -> None:
+    from together_integrations._catalog import DEFAULT_CATALOG, ModelCapabilities
+
+    DEFAULT_CATALOG._models["acme/tools-only"] = ModelCapabilities(
+        id="acme/tools-only", structured_output=False
+    )
+    emu.models["acme/tools-only"] = {"type": "chat", "context_length": 8192}
+    try:
+        llm = TogetherLLM(model="acme/tools-only", transport=emu.transport())
+        assert isinstance(
+            llm.structured_predict(City, PromptTemplate("Describe {place}"), place="Paris"), City
+        )
+    finally:
+        del DEFAULT_CATALOG._models["acme/tools-only"]
+    sent = emu.requests[-1].json
+    assert sent["tools"] and sent["tool_choice"] and "response_format" not in sent
 
 
 def test_key_never_in_serialised_forms() -> None:

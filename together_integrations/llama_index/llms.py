@@ -35,7 +35,9 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from pydantic import Field, SecretStr
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import Model, PydanticProgramMode
+from pydantic import BaseModel, Field, SecretStr
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._chat import (
@@ -404,6 +406,57 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+
+    # --------------------------------------------------- structured output
+
+    def _json_schema_format(self, output_cls: type[BaseModel]) -> dict[str, Any] | None:
+        """The json_schema response format, or None where the model lacks it (then the
+        base class's forced-tool-call program is used: tools always come with tool_choice)."""
+        if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
+            return None
+        if not get_model_capabilities(self.model).structured_output:
+            return None
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": output_cls.__name__, "schema": output_cls.model_json_schema()},
+        }
+
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Predict an ``output_cls`` instance, with the json_schema response format where the
+        model supports it (one request, no tools), else through forced tool calls."""
+        fmt = self._json_schema_format(output_cls)
+        if fmt is None:
+            base: Model = super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            return base
+        messages = prompt.format_messages(llm=self, **prompt_args)
+        response = self.chat(messages, response_format=fmt, **(llm_kwargs or {}))
+        result: Model = output_cls.model_validate_json(response.message.content or "")
+        return result
+
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Async :meth:`structured_predict`."""
+        fmt = self._json_schema_format(output_cls)
+        if fmt is None:
+            abase: Model = await super().astructured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return abase
+        messages = prompt.format_messages(llm=self, **prompt_args)
+        response = await self.achat(messages, response_format=fmt, **(llm_kwargs or {}))
+        result: Model = output_cls.model_validate_json(response.message.content or "")
+        return result
 
     # --------------------------------------------------------------- tools
 
