@@ -325,3 +325,35 @@ def test_rag_pipeline_sync_async_streaming(emu: TogetherEmulator) -> None:
     emu.reply("Chat answer about the tower.", times=None)
     assert "tower" in str(chat.chat("Tell me about the Eiffel Tower"))
     assert Settings._llm is None or Settings._llm is not llm
+
+
+def test_embeddings_cache_avoids_repeat_requests(emu: TogetherEmulator) -> None:
+    from llama_index.core.storage.kvstore import SimpleKVStore
+
+    embed = TogetherEmbedding(
+        model_name="BAAI/bge-base-en-v1.5",
+        transport=emu.transport(),
+        embeddings_cache=SimpleKVStore(),
+    )
+    first = embed.get_text_embedding_batch(["alpha beta", "gamma delta"])
+    count = len(emu.requests)
+    again = embed.get_text_embedding_batch(["alpha beta", "gamma delta"])
+    assert again == first and len(emu.requests) == count
+
+
+def test_react_agent_reaches_an_answer(emu: TogetherEmulator, llm: TogetherLLM) -> None:
+    from llama_index.core.agent.workflow import ReActAgent
+
+    emu.reply('Thought: I need to add.\nAction: add\nAction Input: {"a": 2, "b": 3}')
+    emu.reply("Thought: I can answer without using any more tools.\nAnswer: 2 + 3 = 5")
+    agent = ReActAgent(tools=[add], llm=llm)
+
+    async def run() -> str:
+        handler = agent.run("What is 2 + 3?")
+        async for _ in handler.stream_events():
+            pass
+        return str(await handler)
+
+    assert "5" in asyncio.run(run())
+    observation = json.dumps(emu.requests[-1].json["messages"])
+    assert "Observation: 5" in observation
