@@ -135,6 +135,10 @@ def _llama_index_part(
     counter = TokenCountingHandler()
     llm = TogetherLLM(model=CHAT_MODEL, callback_manager=CallbackManager([counter]), **settings)
     embed = TogetherEmbedding(model_name=EMBED_MODEL, **settings)
+    from llama_index.core import Settings
+
+    # The query engine reports its LLM calls to Settings' callback manager.
+    Settings.callback_manager = llm.callback_manager
     with _timed("llama-index rag", timings):
         index = VectorStoreIndex.from_documents(
             [Document(text=text) for text in DOCUMENTS], embed_model=embed
