@@ -38,7 +38,17 @@ class ClientSettingsMixin:
     )
     _transport: TogetherTransport | None = PrivateAttr(default=None)
 
-    def _init_transport(self, transport: TogetherTransport | None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        transport: TogetherTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # ``api_key`` may be a plain string; ``transport`` shares an explicit connection.
+        if api_key is not None:
+            kwargs["api_key"] = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        super().__init__(**kwargs)
         self._transport = transport
 
     def _get_transport(self) -> TogetherTransport:
@@ -54,10 +64,3 @@ class ClientSettingsMixin:
             max_retries=self.max_retries,
             extra_headers=self.default_headers or None,
         )
-
-
-def coerce_key(api_key: str | SecretStr | None) -> Any:
-    """Accept a plain string or a SecretStr for ``api_key``."""
-    if isinstance(api_key, str):
-        return SecretStr(api_key)
-    return api_key

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from together_integrations._embeddings import (
     DEFAULT_BATCH_SIZE,
@@ -13,8 +11,7 @@ from together_integrations._embeddings import (
     DEFAULT_MAX_TOKENS_PER_BATCH,
     EmbeddingBatcher,
 )
-from together_integrations._transport import TogetherTransport
-from together_integrations.llama_index._common import ClientSettingsMixin, coerce_key
+from together_integrations.llama_index._common import ClientSettingsMixin
 
 __all__ = ["TogetherEmbedding"]
 
@@ -48,18 +45,6 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     dimensions: int | None = Field(
         default=None, description="Output size, for models that support it."
     )
-
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        transport: TogetherTransport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if api_key is not None:
-            kwargs["api_key"] = coerce_key(api_key)
-        super().__init__(**kwargs)
-        self._init_transport(transport)
 
     @classmethod
     def class_name(cls) -> str:

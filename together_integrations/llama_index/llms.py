@@ -37,7 +37,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._chat import (
@@ -46,8 +46,7 @@ from together_integrations._chat import (
     ChatStreamAccumulator,
     parse_chat_completion,
 )
-from together_integrations._transport import TogetherTransport
-from together_integrations.llama_index._common import ClientSettingsMixin, coerce_key
+from together_integrations.llama_index._common import ClientSettingsMixin
 from together_integrations.schemas import ChatCompletionRequest, TokenLogprob, Usage
 from together_integrations.schemas import ChatMessage as WireMessage
 
@@ -223,18 +222,6 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         default=None, description="Override the catalog."
     )
     strict: bool = Field(default=False, description="Send strict tool schemas.")
-
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        transport: TogetherTransport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if api_key is not None:
-            kwargs["api_key"] = coerce_key(api_key)
-        super().__init__(**kwargs)
-        self._init_transport(transport)
 
     @classmethod
     def class_name(cls) -> str:

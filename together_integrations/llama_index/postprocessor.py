@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, SecretStr
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from llama_index_instrumentation import get_dispatcher
 
-from together_integrations._transport import TogetherTransport
-from together_integrations.llama_index._common import ClientSettingsMixin, coerce_key
+from together_integrations.llama_index._common import ClientSettingsMixin
 from together_integrations.schemas import RerankRequest, RerankResponse
 
 __all__ = ["TogetherRerank"]
@@ -37,18 +36,6 @@ class TogetherRerank(ClientSettingsMixin, BaseNodePostprocessor):
     keep_retrieval_score: bool = Field(
         default=False, description="Keep the retriever's score in metadata['retrieval_score']."
     )
-
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        transport: TogetherTransport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if api_key is not None:
-            kwargs["api_key"] = coerce_key(api_key)
-        super().__init__(**kwargs)
-        self._init_transport(transport)
 
     @classmethod
     def class_name(cls) -> str:
@@ -78,9 +65,9 @@ class TogetherRerank(ClientSettingsMixin, BaseNodePostprocessor):
             out.append(NodeWithScore(node=original.node, score=result.relevance_score))
         return out
 
-    def _postprocess_nodes(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
-    ) -> list[NodeWithScore]:
+    def _begin(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> RerankRequest | None:
         dispatcher.event(
             ReRankStartEvent(
                 query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=self.model
@@ -88,36 +75,39 @@ class TogetherRerank(ClientSettingsMixin, BaseNodePostprocessor):
         )
         if not nodes:
             dispatcher.event(ReRankEndEvent(nodes=[]))
-            return []
-        request = self._prepare(nodes, query_bundle)
-        with self.callback_manager.event(
-            CBEventType.RERANKING,
-            payload={
-                EventPayload.NODES: nodes,
-                EventPayload.MODEL_NAME: self.model,
-                EventPayload.QUERY_STR: request.query,
-                EventPayload.TOP_K: self.top_n,
-            },
-        ) as event:
-            response = self._get_transport().rerank(request, self._request_options())
-            reranked = self._apply(nodes, response)
-            event.on_end(payload={EventPayload.NODES: reranked})
+            return None
+        return self._prepare(nodes, query_bundle)
+
+    def _finish(self, nodes: list[NodeWithScore], response: RerankResponse) -> list[NodeWithScore]:
+        reranked = self._apply(nodes, response)
         dispatcher.event(ReRankEndEvent(nodes=reranked))
+        return reranked
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        request = self._begin(nodes, query_bundle)
+        if request is None:
+            return []
+        payload: dict[str, Any] = {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: self.model,
+            EventPayload.QUERY_STR: request.query,
+            EventPayload.TOP_K: self.top_n,
+        }
+        with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
+            reranked = self._finish(
+                nodes, self._get_transport().rerank(request, self._request_options())
+            )
+            event.on_end(payload={EventPayload.NODES: reranked})
         return reranked
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        dispatcher.event(
-            ReRankStartEvent(
-                query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=self.model
-            )
-        )
-        if not nodes:
-            dispatcher.event(ReRankEndEvent(nodes=[]))
+        request = self._begin(nodes, query_bundle)
+        if request is None:
             return []
-        request = self._prepare(nodes, query_bundle)
-        response = await self._get_transport().arerank(request, self._request_options())
-        reranked = self._apply(nodes, response)
-        dispatcher.event(ReRankEndEvent(nodes=reranked))
-        return reranked
+        return self._finish(
+            nodes, await self._get_transport().arerank(request, self._request_options())
+        )
