@@ -35,3 +35,28 @@ def test_missing_extra_message_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "together-integrations[langchain]"' in out.stdout
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "together_integrations.langchain",
+        "together_integrations.llama_index",
+        "together_integrations.testing",
+    ],
+)
+def test_adapter_packages_export_sorted_names_lazily(name: str) -> None:
+    code = (
+        f"import sys, {name} as m\n"
+        "lazy = [k for k in sys.modules if k.startswith(m.__name__ + '.') and not k.endswith('_common')]\n"
+        "assert m.__all__ == sorted(m.__all__), m.__all__\n"
+        "assert all(getattr(m, n) is not None for n in m.__all__)\n"
+        "print(len(m.__all__), lazy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, _ = out.stdout.split(" ", 1)
+    assert int(count) >= 3
+    if name != "together_integrations.testing":
+        assert (
+            "chat_models" not in out.stdout and "llms" not in out.stdout
+        )  # nothing heavy before use

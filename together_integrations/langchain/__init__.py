@@ -7,7 +7,7 @@ Classes are imported on first access, so importing this package stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import langchain_core  # noqa: F401
@@ -16,6 +16,12 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
         "together_integrations.langchain needs langchain-core: "
         'pip install "together-integrations[langchain]"'
     ) from exc
+
+if TYPE_CHECKING:
+    from .chat_models import ChatTogether
+    from .embeddings import TogetherEmbeddings
+    from .llms import TogetherLLM
+    from .rerank import TogetherRerank
 
 __all__ = ["ChatTogether", "TogetherEmbeddings", "TogetherLLM", "TogetherRerank"]
 

@@ -7,7 +7,7 @@ Classes are imported on first access, so importing this package stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import llama_index.core  # noqa: F401
@@ -16,6 +16,11 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
         "together_integrations.llama_index needs llama-index-core: "
         'pip install "together-integrations[llama-index]"'
     ) from exc
+
+if TYPE_CHECKING:
+    from .embeddings import TogetherEmbedding
+    from .llms import TogetherLLM
+    from .postprocessor import TogetherRerank
 
 __all__ = ["TogetherEmbedding", "TogetherLLM", "TogetherRerank"]
 
