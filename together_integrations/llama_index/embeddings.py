@@ -1,10 +1,29 @@
-"""LlamaIndex embedding model for Together: ``TogetherEmbedding``, batched for real."""
+"""LlamaIndex embedding model for Together: ``TogetherEmbedding``, batched for real.
+
+LlamaIndex's ``BaseEmbedding`` cuts a list into chunks of ``embed_batch_size`` and hands each
+chunk to :meth:`TogetherEmbedding._get_text_embeddings`; here each chunk goes through the
+shared :class:`~together_integrations._embeddings.EmbeddingBatcher`, which also splits it by a
+token budget, so one chunk is one request unless its texts are long. The base class keeps
+doing what it already does well: ``embeddings_cache``, ``rate_limiter``, progress bars,
+instrumentation events and callbacks.
+
+Its async path starts every chunk at once (``asyncio.gather``), so concurrency is bounded
+here instead: at most ``max_concurrency`` requests per instance are in flight on one event
+loop, however many chunks or concurrent calls there are.
+"""
 
 from __future__ import annotations
 
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import Field
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import Field, PrivateAttr, model_validator
+
+from together_integrations._catalog import get_model_capabilities
 from together_integrations._embeddings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_CONCURRENCY,
@@ -22,60 +41,119 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     """Together embedding models for LlamaIndex.
 
     ``get_text_embedding_batch`` sends up to ``embed_batch_size`` texts (and about
-    ``max_tokens_per_batch`` tokens) per request, ``max_concurrency`` requests at a time, in
-    order. A 429 is retried a bounded number of times by the shared transport, then raised.
+    ``max_tokens_per_batch`` tokens) per request; the async methods keep at most
+    ``max_concurrency`` requests in flight. Vectors come back in input order. A 429 or 5xx
+    is retried ``max_retries`` times by the shared transport (honouring ``retry-after``),
+    then raised as a typed error (``RateLimitError``...). Empty strings raise ``ValueError``
+    before any request: Together rejects them and a made-up vector would corrupt an index.
+
+    Constructing one does no I/O; the key comes from ``api_key`` or ``TOGETHER_API_KEY`` and
+    is needed at the first request.
 
     Example:
         .. code-block:: python
 
+            from llama_index.core import Settings
             from together_integrations.llama_index import TogetherEmbedding
 
-            embed = TogetherEmbedding(model_name="intfloat/multilingual-e5-large-instruct")
-            vectors = embed.get_text_embedding_batch(["a", "b"], show_progress=True)
+            Settings.embed_model = TogetherEmbedding(model_name="BAAI/bge-base-en-v1.5")
+            vectors = Settings.embed_model.get_text_embedding_batch(
+                ["first text", "second text"], show_progress=True
+            )
     """
 
     model_name: str = Field(
         default=DEFAULT_EMBEDDING_MODEL, description="Together embedding model id."
     )
     embed_batch_size: int = Field(
-        default=DEFAULT_BATCH_SIZE, gt=0, description="Texts per request."
+        default=DEFAULT_BATCH_SIZE, gt=0, le=2048, description="Texts per request, at most."
     )
-    max_tokens_per_batch: int = Field(default=DEFAULT_MAX_TOKENS_PER_BATCH, gt=0)
-    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, gt=0)
+    max_tokens_per_batch: int = Field(
+        default=DEFAULT_MAX_TOKENS_PER_BATCH,
+        gt=0,
+        description="Estimated tokens per request, at most; a longer single text goes alone.",
+    )
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY,
+        gt=0,
+        description="Embedding requests in flight at once (async: per instance and event loop).",
+    )
     dimensions: int | None = Field(
-        default=None, description="Output size, for models that support it."
+        default=None, gt=0, description="Output size, for models that accept `dimensions`."
     )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra JSON fields sent with every request."
+    )
+    # Event loop -> its semaphore: an asyncio.Semaphore must not be shared between loops.
+    _limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = (
+        PrivateAttr(default=None)
+    )
+
+    @model_validator(mode="after")
+    def _check_dimensions(self) -> TogetherEmbedding:
+        if (
+            self.dimensions is not None
+            and not get_model_capabilities(self.model_name).supports_dimensions
+        ):
+            raise ValueError(
+                f"{self.model_name!r} does not accept `dimensions` (the catalog does not list "
+                "it as a Matryoshka model). Leave dimensions unset or choose a model that "
+                "supports it; to send it anyway, use additional_kwargs={'dimensions': ...}."
+            )
+        return self
 
     @classmethod
     def class_name(cls) -> str:
         return "TogetherEmbedding"
 
-    def _batcher(self, show_progress: bool = False) -> EmbeddingBatcher:
+    def _batcher(self, max_concurrency: int | None = None) -> EmbeddingBatcher:
+        # Cheap to build (no I/O); built per call so field changes always apply.
         return EmbeddingBatcher(
             self._get_transport(),
             self.model_name,
             batch_size=self.embed_batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch,
-            max_concurrency=self.max_concurrency,
+            max_concurrency=max_concurrency or self.max_concurrency,
             dimensions=self.dimensions,
             options=self._request_options(),
-            show_progress=show_progress,
+            extra_body=self.additional_kwargs,
         )
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """Hold one of this instance's ``max_concurrency`` request slots on the running loop."""
+        loop = asyncio.get_running_loop()
+        # getattr: pickling drops private attributes it cannot pickle (BaseComponent).
+        limits = getattr(self, "_limits", None)
+        if limits is None:
+            limits = weakref.WeakKeyDictionary()
+            self._limits = limits
+        semaphore = limits.get(loop)
+        if semaphore is None:
+            semaphore = limits[loop] = asyncio.Semaphore(self.max_concurrency)
+        async with semaphore:
+            yield
+
+    async def _aembed(self, texts: list[str]) -> list[list[float]]:
+        # One slot covers the whole chunk; a chunk the token budget splits further is sent
+        # one request after another, so the bound holds per request.
+        async with self._slot():
+            return await self._batcher(max_concurrency=1).aembed(texts)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._batcher().embed([query])[0]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return (await self._batcher().aembed([query]))[0]
+        return (await self._aembed([query]))[0]
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._batcher().embed([text])[0]
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
-        return (await self._batcher().aembed([text]))[0]
+        return (await self._aembed([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self._batcher().embed(texts)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return await self._batcher().aembed(texts)
+        return await self._aembed(texts)
