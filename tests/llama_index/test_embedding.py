@@ -430,3 +430,21 @@ def test_errors_are_typed(batch: Batch) -> None:
     )
     with pytest.raises(NotFoundError, match="acme/no-such-embed"):
         batch(unknown, ["x"])
+
+
+def test_query_and_text_instructions_prefix_the_input(emu: TogetherEmulator, query: Any) -> None:
+    task = "Instruct: Given a question, retrieve passages that answer it\nQuery:"
+    embed = TogetherEmbedding(
+        query_instruction=task, text_instruction="passage:", transport=emu.transport()
+    )
+    query(embed, "where is the tower")
+    embed.get_text_embedding_batch(["the tower is in Paris", "bananas"])
+    asyncio.run(embed.aget_text_embedding("async passage"))
+    assert inputs(emu) == [
+        [f"{task} where is the tower"],
+        ["passage: the tower is in Paris", "passage: bananas"],
+        ["passage: async passage"],
+    ]
+    with pytest.raises(ValueError, match="empty strings"):
+        embed.get_text_embedding_batch([""])  # not turned into a bare instruction
+    assert len(emu.requests) == 3

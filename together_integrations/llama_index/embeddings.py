@@ -57,6 +57,8 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
             from together_integrations.llama_index import TogetherEmbedding
 
             Settings.embed_model = TogetherEmbedding(model_name="BAAI/bge-base-en-v1.5")
+            # or the default e5 instruct model, with its query instruction:
+            # TogetherEmbedding(query_instruction="Instruct: <task>\nQuery:")
             vectors = Settings.embed_model.get_text_embedding_batch(
                 ["first text", "second text"], show_progress=True
             )
@@ -83,6 +85,14 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra JSON fields sent with every request."
+    )
+    query_instruction: str | None = Field(
+        default=None,
+        description="Prefix for queries (instruction-tuned models such as e5-*-instruct), "
+        "joined with a space: 'Instruct: <task>\\nQuery:' gives 'Instruct: <task>\\nQuery: <q>'.",
+    )
+    text_instruction: str | None = Field(
+        default=None, description="Prefix for documents, joined with a space."
     )
     # Event loop -> its semaphore: an asyncio.Semaphore must not be shared between loops.
     _limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = (
@@ -140,20 +150,28 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
         async with self._slot():
             return await self._batcher(max_concurrency=1).aembed(texts)
 
+    @staticmethod
+    def _with(instruction: str | None, texts: list[str]) -> list[str]:
+        # An empty text stays empty, so the batcher still rejects it instead of embedding
+        # the bare instruction.
+        if not instruction:
+            return texts
+        return [f"{instruction} {t}" if t else t for t in texts]
+
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._batcher().embed([query])[0]
+        return self._batcher().embed(self._with(self.query_instruction, [query]))[0]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return (await self._aembed([query]))[0]
+        return (await self._aembed(self._with(self.query_instruction, [query])))[0]
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self._batcher().embed([text])[0]
+        return self._get_text_embeddings([text])[0]
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
-        return (await self._aembed([text]))[0]
+        return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._batcher().embed(texts)
+        return self._batcher().embed(self._with(self.text_instruction, texts))
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return await self._aembed(texts)
+        return await self._aembed(self._with(self.text_instruction, texts))
