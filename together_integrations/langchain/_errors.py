@@ -1,8 +1,26 @@
 """Errors raised from the LangChain adapters: our typed error AND the matching
 ``langchain_core.exceptions`` class, so code catching either keeps working.
 
-``to_langchain_error`` makes the dual instance (same attributes, same message); it is the
-only place that chooses the LangChain class.
+::
+
+    ours (together_integrations)      LangChain (langchain_core.exceptions)
+    APITimeoutError                   ModelTimeoutError
+    APIConnectionError                ModelConnectionError
+    BadRequestError                   ModelInvalidRequestError, or ContextOverflowError when
+                                      the server says the prompt is over the context window
+    UnprocessableEntityError          ModelInvalidRequestError (ContextOverflowError likewise)
+    AuthenticationError               ModelAuthenticationError
+    PermissionDeniedError             ModelPermissionDeniedError
+    NotFoundError                     ModelNotFoundError
+    RateLimitError                    ModelRateLimitError
+    InsufficientCreditsError          ModelAPIError (not retryable)
+    ConflictError, InternalServerError,
+    APIResponseValidationError,
+    any other APIStatusError          ModelAPIError
+
+Each pair is one class defined here (importable, so the errors pickle).
+:func:`to_langchain_error` is the only place that chooses; it keeps every attribute and the
+message of the original, and callers ``raise to_langchain_error(exc) from exc``.
 """
 
 from __future__ import annotations
@@ -25,10 +43,13 @@ from langchain_core.exceptions import (
 from together_integrations._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
+    InsufficientCreditsError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -36,52 +57,154 @@ from together_integrations._exceptions import (
     UnprocessableEntityError,
 )
 
-__all__ = ["to_langchain_error"]
+__all__ = [
+    "LCAPIConnectionError",
+    "LCAPIResponseValidationError",
+    "LCAPIStatusError",
+    "LCAPITimeoutError",
+    "LCAuthenticationError",
+    "LCBadRequestError",
+    "LCConflictError",
+    "LCContextOverflowError",
+    "LCInsufficientCreditsError",
+    "LCInternalServerError",
+    "LCNotFoundError",
+    "LCPermissionDeniedError",
+    "LCRateLimitError",
+    "LCUnprocessableContextOverflowError",
+    "LCUnprocessableEntityError",
+    "is_context_overflow",
+    "to_langchain_error",
+]
 
+
+class LCAPITimeoutError(APITimeoutError, ModelTimeoutError):
+    """The request timed out."""
+
+
+class LCAPIConnectionError(APIConnectionError, ModelConnectionError):
+    """The API could not be reached, or the response broke off."""
+
+
+class LCAPIResponseValidationError(APIResponseValidationError, ModelAPIError):
+    """A 2xx response whose body is not what the API promises."""
+
+
+class LCBadRequestError(BadRequestError, ModelInvalidRequestError):
+    """400: the request is invalid."""
+
+
+class LCContextOverflowError(BadRequestError, ContextOverflowError):
+    """400: the prompt (plus ``max_tokens``) does not fit the model's context window."""
+
+
+class LCUnprocessableEntityError(UnprocessableEntityError, ModelInvalidRequestError):
+    """422: the request cannot be processed."""
+
+
+class LCUnprocessableContextOverflowError(UnprocessableEntityError, ContextOverflowError):
+    """422 saying the prompt does not fit the model's context window."""
+
+
+class LCAuthenticationError(AuthenticationError, ModelAuthenticationError):
+    """401: the API key is missing or invalid."""
+
+
+class LCInsufficientCreditsError(InsufficientCreditsError, ModelAPIError):
+    """402: the account has no credits left."""
+
+    is_retryable = False
+
+
+class LCPermissionDeniedError(PermissionDeniedError, ModelPermissionDeniedError):
+    """403: the key may not use this model."""
+
+
+class LCNotFoundError(NotFoundError, ModelNotFoundError):
+    """404: unknown model."""
+
+
+class LCConflictError(ConflictError, ModelAPIError):
+    """409: a conflicting request."""
+
+
+class LCRateLimitError(RateLimitError, ModelRateLimitError):
+    """429: rate limited (``retry_after`` and ``rate_limits`` as on :class:`RateLimitError`)."""
+
+
+class LCInternalServerError(InternalServerError, ModelAPIError):
+    """5xx: a server-side failure."""
+
+
+class LCAPIStatusError(APIStatusError, ModelAPIError):
+    """Any other 4xx/5xx status."""
+
+
+# Exact class → dual class. Subclasses of ours that are not listed fall back to the nearest
+# listed base through the MRO walk in ``_dual_for``.
+_DUALS: dict[type[APIError], type[APIError]] = {
+    APITimeoutError: LCAPITimeoutError,
+    APIConnectionError: LCAPIConnectionError,
+    APIResponseValidationError: LCAPIResponseValidationError,
+    BadRequestError: LCBadRequestError,
+    UnprocessableEntityError: LCUnprocessableEntityError,
+    AuthenticationError: LCAuthenticationError,
+    InsufficientCreditsError: LCInsufficientCreditsError,
+    PermissionDeniedError: LCPermissionDeniedError,
+    NotFoundError: LCNotFoundError,
+    ConflictError: LCConflictError,
+    RateLimitError: LCRateLimitError,
+    InternalServerError: LCInternalServerError,
+    APIStatusError: LCAPIStatusError,
+}
+_OVERFLOW: dict[type[APIError], type[APIError]] = {
+    BadRequestError: LCContextOverflowError,
+    UnprocessableEntityError: LCUnprocessableContextOverflowError,
+}
+
+# Phrases Together (and the engines behind it) use when the prompt is too long, e.g.
+# "`inputs` tokens + `max_new_tokens` must be <= 8193" or "maximum context length is ...".
 _CONTEXT = re.compile(
-    r"context (length|window)|maximum context|max_new_tokens|too many tokens", re.I
+    r"context (length|window)|maximum context|max_new_tokens|too many (input )?tokens"
+    r"|prompt is too long|input (is )?too long",
+    re.I,
 )
 
-# Most specific first: the first matching pair wins.
-_PAIRS: tuple[tuple[type[APIError], type[ModelError]], ...] = (
-    (APITimeoutError, ModelTimeoutError),
-    (APIConnectionError, ModelConnectionError),
-    (RateLimitError, ModelRateLimitError),
-    (AuthenticationError, ModelAuthenticationError),
-    (PermissionDeniedError, ModelPermissionDeniedError),
-    (NotFoundError, ModelNotFoundError),
-    (BadRequestError, ModelInvalidRequestError),
-    (UnprocessableEntityError, ModelInvalidRequestError),
-    (InternalServerError, ModelAPIError),
-    (APIStatusError, ModelAPIError),
-)
-_DUAL: dict[tuple[type[APIError], type[ModelError]], type[APIError]] = {}
+
+def is_context_overflow(error: APIError) -> bool:
+    """Whether a 400/422 says the prompt does not fit the model's context window."""
+    if not isinstance(error, (BadRequestError, UnprocessableEntityError)):
+        return False
+    code = str(error.code or "")
+    return code == "context_length_exceeded" or bool(_CONTEXT.search(error.message))
 
 
-def _dual_class(ours: type[APIError], theirs: type[ModelError]) -> type[APIError]:
-    key = (ours, theirs)
-    cls = _DUAL.get(key)
-    if cls is None:
-        cls = type(
-            ours.__name__, (ours, theirs), {"__module__": __name__, "__qualname__": ours.__name__}
-        )
-        _DUAL[key] = cls
-    return cls
+def _dual_for(error: APIError) -> type[APIError] | None:
+    table = _OVERFLOW if is_context_overflow(error) else _DUALS
+    for cls in type(error).__mro__:
+        dual = table.get(cls)
+        if dual is not None:
+            return dual
+    return None
 
 
 def to_langchain_error(error: APIError) -> APIError:
-    """Return ``error`` as an instance of both its class and the matching LangChain class."""
+    """Return ``error`` as an instance of both its class and the matching LangChain class.
+
+    The result has the original's message and every attribute (``status_code``,
+    ``request_id``, ``body``, ``retry_after``...). Errors that already are LangChain errors,
+    and errors with no LangChain counterpart, are returned unchanged.
+    """
     if isinstance(error, ModelError):
         return error
-    theirs: type[ModelError] | None = None
-    if isinstance(error, BadRequestError) and _CONTEXT.search(error.message):
-        theirs = ContextOverflowError
-    else:
-        theirs = next((lc for ours, lc in _PAIRS if isinstance(error, ours)), None)
-    if theirs is None:
+    cls = _dual_for(error)
+    if cls is None:
         return error
-    cls = _dual_class(type(error), theirs)
+    if not issubclass(cls, type(error)):
+        # A subclass of ours we do not know: keep its type rather than lose it.
+        return error
     dual = cls.__new__(cls)
     Exception.__init__(dual, *error.args)
     dual.__dict__.update(error.__dict__)
+    dual.__traceback__ = error.__traceback__
     return dual

@@ -1,33 +1,26 @@
 """LangChain chat model for Together: ``ChatTogether``.
 
-Built on the shared transport; this module only converts between LangChain messages and the
-wire models in ``together_integrations.schemas``. Streams and whole responses go through the
-same normalisation (``together_integrations._chat``).
+Built on the shared transport; this module builds requests and hands responses to the
+converters in :mod:`._convert`. Streams and whole responses go through the same normalisation
+(:mod:`together_integrations._chat`).
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    InvalidToolCall,
-    SystemMessage,
-    ToolCall,
-    ToolMessage,
+from langchain_core.language_models.chat_models import (
+    BaseChatModel,
+    agenerate_from_stream,
+    generate_from_stream,
 )
-from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
-from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -38,240 +31,104 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from together_integrations._catalog import get_model_capabilities
-from together_integrations._chat import (
-    ChatDeltaView,
-    ChatStreamAccumulator,
-    parse_chat_completion,
-)
-from together_integrations._chat import ChatResult as WireResult
+from together_integrations._chat import ChatDeltaView, ChatStreamAccumulator, parse_chat_completion
 from together_integrations._exceptions import APIError
+from together_integrations.langchain._common import TogetherClientSettings
+from together_integrations.langchain._convert import (
+    PROVIDER,
+    chunk_from_view,
+    convert_message_to_wire,
+    message_from_result,
+)
 from together_integrations.langchain._errors import to_langchain_error
-from together_integrations.langchain.embeddings import _ClientSettings
-from together_integrations.schemas import (
-    ChatCompletionRequest,
-    TokenLogprob,
-    Usage,
-)
-from together_integrations.schemas import (
-    ChatMessage as WireMessage,
-)
+from together_integrations.schemas import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 
 __all__ = ["ChatTogether"]
 
 DEFAULT_CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 
-# ---------------------------------------------------------------- LangChain -> wire
+CHARS_PER_TOKEN = 4
+"""The offline token estimate: about four characters of English per token."""
+TOKENS_PER_MESSAGE = 4
+"""Role and separator tokens a chat template adds around each message."""
+TOKENS_PER_REPLY = 3
+"""Tokens a chat template adds to prime the assistant's reply."""
+TOKENS_PER_IMAGE = 1_000
+"""A flat estimate per image part (vision encoders use a few hundred to ~1,600 tokens)."""
+
+_ToolChoice = dict[str, Any] | str | bool | None
 
 
-def _image_url(block: Mapping[str, Any]) -> str:
-    if block.get("url"):
-        return str(block["url"])
-    data = block.get("base64") or block.get("data")
-    if data:
-        mime = block.get("mime_type") or "image/jpeg"
-        return f"data:{mime};base64,{data}"
-    raise ValueError(f"Image block needs 'url' or 'base64' data: {dict(block)!r}")
+def _estimate_text(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN) if text else 0
 
 
-def _convert_content(content: str | list[Any]) -> str | list[dict[str, Any]]:
-    """LangChain content (legacy OpenAI parts or v1 standard blocks) → Together parts."""
+def _estimate_content(content: str | list[Any]) -> int:
     if isinstance(content, str):
-        return content
-    parts: list[dict[str, Any]] = []
+        return _estimate_text(content)
+    total = 0
     for block in content:
         if isinstance(block, str):
-            parts.append({"type": "text", "text": block})
-            continue
-        kind = block.get("type")
-        if kind == "text":
-            parts.append({"type": "text", "text": block["text"]})
-        elif kind == "image_url":
-            url = block["image_url"]
-            parts.append(
-                {"type": "image_url", "image_url": url if isinstance(url, dict) else {"url": url}}
-            )
-        elif kind == "image":
-            if block.get("source_type") == "base64" or (
-                block.get("base64") and not block.get("url")
-            ):
-                data = block.get("base64") or block.get("data")
-                parts.append(
-                    {
-                        "type": "image_url",
-                        "image_url": {
-                            "url": _image_url({"base64": data, "mime_type": block.get("mime_type")})
-                        },
-                    }
-                )
+            total += _estimate_text(block)
+        elif isinstance(block, Mapping):
+            kind = block.get("type")
+            if kind in ("image", "image_url"):
+                total += TOKENS_PER_IMAGE
+            elif isinstance(block.get("text"), str):
+                total += _estimate_text(block["text"])
+            elif isinstance(block.get("reasoning"), str):
+                total += _estimate_text(block["reasoning"])
             else:
-                parts.append({"type": "image_url", "image_url": {"url": _image_url(block)}})
-        elif kind in ("reasoning", "thinking"):
-            continue  # reasoning is not sent back to the model
-        elif kind in ("video_url", "audio_url", "input_audio"):
-            parts.append(dict(block))
-        else:
-            raise TypeError(
-                f"Unsupported content block type {kind!r} for Together chat models; use text, "
-                "image (url or base64), image_url, video_url, audio_url or input_audio."
-            )
-    return parts
+                total += _estimate_text(json.dumps(block, default=str))
+    return total
 
 
-def _convert_message(message: BaseMessage) -> WireMessage:
-    if isinstance(message, SystemMessage):
-        return WireMessage(role="system", content=_convert_content(message.content))
-    if isinstance(message, HumanMessage):
-        return WireMessage(
-            role="user", content=_convert_content(message.content), name=message.name
-        )
-    if isinstance(message, AIMessage):
-        calls = [
-            {
-                "id": c["id"],
-                "type": "function",
-                "function": {"name": c["name"], "arguments": json.dumps(c["args"])},
-            }
-            for c in message.tool_calls
-        ] + [
-            {
-                "id": c["id"],
-                "type": "function",
-                "function": {"name": c["name"], "arguments": c["args"] or ""},
-            }
-            for c in message.invalid_tool_calls
-        ]
-        text: Any = message.content
-        if isinstance(text, list):
-            text = "".join(
-                b if isinstance(b, str) else b.get("text", "")
-                for b in text
-                if isinstance(b, str) or b.get("type") == "text"
-            )
-        return WireMessage.model_validate(
-            {
-                "role": "assistant",
-                "content": text or ("" if not calls else None),
-                "tool_calls": calls or None,
-                "name": message.name,
-            }
-        )
-    if isinstance(message, ToolMessage):
-        content = (
-            message.content
-            if isinstance(message.content, str)
-            else _convert_content(message.content)
-        )
-        return WireMessage(role="tool", content=content, tool_call_id=message.tool_call_id)
-    if isinstance(message, ChatMessage):
-        return WireMessage.model_validate(
-            {"role": message.role, "content": _convert_content(message.content)}
-        )
-    raise TypeError(f"Cannot send a {type(message).__name__} to a Together chat model.")
+def _wire_logprobs(logprobs: int | bool | None, top_logprobs: int | None) -> int | None:
+    """Together takes one integer: how many alternatives per token (0-20).
 
-
-# ---------------------------------------------------------------- wire -> LangChain
-
-
-def _usage_metadata(usage: Usage | None) -> UsageMetadata | None:
-    if usage is None:
+    ``logprobs=True`` (the ChatOpenAI spelling) asks for the sampled tokens' log
+    probabilities: ``top_logprobs`` if given, else 1. ``False`` turns them off.
+    """
+    if logprobs is False:
         return None
-    meta = UsageMetadata(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
-    )
-    if usage.cached is not None:
-        meta["input_token_details"] = InputTokenDetails(cache_read=usage.cached)
-    if usage.reasoning is not None:
-        meta["output_token_details"] = OutputTokenDetails(reasoning=usage.reasoning)
-    return meta
+    if top_logprobs is not None:
+        return max(top_logprobs, 1) if logprobs is True else top_logprobs
+    if logprobs is True:
+        return 1
+    return logprobs
 
 
-def _logprobs(tokens: list[TokenLogprob] | None) -> dict[str, Any] | None:
-    if tokens is None:
-        return None
-    return {
-        "content": [
-            t.model_dump(include={"token", "logprob", "bytes", "top_logprobs"}) for t in tokens
-        ]
-    }
+def _tool_name(tool: Mapping[str, Any]) -> str:
+    name: str = tool["function"]["name"]
+    return name
 
 
-def _message_from_result(result: WireResult) -> AIMessage:
-    tool_calls: list[ToolCall] = []
-    invalid: list[InvalidToolCall] = []
-    for call in result.tool_calls:
-        if call.args is not None:
-            tool_calls.append(
-                ToolCall(name=call.name, args=call.args, id=call.id, type="tool_call")
-            )
-        else:
-            invalid.append(
-                InvalidToolCall(
-                    name=call.name,
-                    args=call.arguments,
-                    id=call.id,
-                    error=call.error,
-                    type="invalid_tool_call",
-                )
-            )
-    additional: dict[str, Any] = {}
-    if result.reasoning:
-        additional["reasoning_content"] = result.reasoning
-    metadata: dict[str, Any] = {
-        "model_name": result.model,
-        "model_provider": "together",
-        "finish_reason": result.finish_reason,
-        "id": result.id,
-    }
-    if result.logprobs is not None:
-        metadata["logprobs"] = _logprobs(result.logprobs)
-    if result.warnings:
-        metadata["warnings"] = result.warnings
-    return AIMessage(
-        content=result.content,
-        tool_calls=tool_calls,
-        invalid_tool_calls=invalid,
-        additional_kwargs=additional,
-        response_metadata=metadata,
-        usage_metadata=_usage_metadata(result.usage),
-        id=result.id or None,
-    )
-
-
-def _chunk_from_view(view: ChatDeltaView) -> AIMessageChunk:
-    additional: dict[str, Any] = {}
-    if view.reasoning:
-        additional["reasoning_content"] = view.reasoning
-    metadata: dict[str, Any] = {"model_provider": "together"}
-    if view.finish_reason is not None:
-        metadata["finish_reason"] = view.finish_reason
-    if view.logprobs is not None:
-        metadata["logprobs"] = _logprobs(view.logprobs)
-    return AIMessageChunk(
-        content=view.content,
-        additional_kwargs=additional,
-        response_metadata=metadata,
-        tool_call_chunks=[
-            tool_call_chunk(name=d.name, args=d.arguments, id=d.id, index=d.index)
-            for d in view.tool_calls
-        ],
-        usage_metadata=_usage_metadata(view.usage),
-        id=view.id or None,
-    )
-
-
-# ------------------------------------------------------------------------ the model
-
-
-class ChatTogether(_ClientSettings, BaseChatModel):
+class ChatTogether(TogetherClientSettings, BaseChatModel):
     """Together chat models (``POST /chat/completions``) for LangChain.
+
+    A drop-in replacement for ``langchain_together.ChatTogether``: the same parameter
+    names (``model``/``model_name``, ``api_key``/``together_api_key``,
+    ``base_url``/``together_api_base``) on a shared connection pool with typed errors.
 
     Setup:
         ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+
+    Key init args (completion params):
+        model: Model id, e.g. ``"openai/gpt-oss-20b"`` (alias ``model_name``).
+        temperature, max_tokens, top_p, top_k, min_p, repetition_penalty,
+        presence_penalty, frequency_penalty, stop, seed, n, logit_bias: Sampling.
+        logprobs: ``True`` or an integer (Together takes the number of alternatives);
+            ``top_logprobs`` sets that number too.
+        response_format, reasoning_effort, reasoning (``{"enabled": bool}``), safety_model,
+        chat_template_kwargs: Together request fields.
+        model_kwargs / extra_body: Any other request field, sent as given.
+
+    Key init args (client params):
+        api_key, base_url, timeout, max_retries, default_headers, default_query;
+        transport (a ``TogetherTransport``), or http_client / http_async_client.
 
     Instantiate:
         .. code-block:: python
@@ -283,33 +140,76 @@ class ChatTogether(_ClientSettings, BaseChatModel):
     Invoke:
         .. code-block:: python
 
-            msg = llm.invoke("Why is the sky blue?")
-            msg.content, msg.usage_metadata, msg.additional_kwargs.get("reasoning_content")
+            msg = llm.invoke([("system", "Be brief."), ("human", "Why is the sky blue?")])
+            msg.content
+            msg.usage_metadata  # {"input_tokens": ..., "output_tokens": ..., "total_tokens": ...}
+            msg.additional_kwargs.get("reasoning_content")  # reasoning models
+            msg.response_metadata  # model_name, finish_reason, id, model_provider="together"
 
     Stream:
         .. code-block:: python
 
             for chunk in llm.stream("Tell me a joke"):
-                print(chunk.content, end="")
-            # the last chunk carries usage_metadata (Together always sends usage)
+                print(chunk.text, end="")
+            # usage_metadata arrives on a chunk near the end; the last chunk has
+            # chunk_position="last".
+
+    Async:
+        .. code-block:: python
+
+            await llm.ainvoke("Hi")
+            async for chunk in llm.astream("Hi"): ...
+            await llm.abatch(["Hi", "Hello"])
 
     Tool calling:
         .. code-block:: python
 
+            from langchain_core.tools import tool
+
+            @tool
+            def get_weather(city: str) -> str:
+                \"\"\"Weather in a city.\"\"\"
+
             llm_with_tools = llm.bind_tools([get_weather], tool_choice="auto")
             llm_with_tools.invoke("Weather in Paris?").tool_calls
+            # [{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_...", ...}]
 
     Structured output:
         .. code-block:: python
 
-            llm.with_structured_output(Answer).invoke("...")  # json_schema where supported
+            from pydantic import BaseModel
 
-    Errors are the library's typed errors (``RateLimitError``, ``NotFoundError``...).
-    Retries happen once, in the shared transport. Building an instance does no I/O.
+            class Answer(BaseModel):
+                answer: str
+                confidence: float
+
+            llm.with_structured_output(Answer).invoke("...")  # json_schema where supported
+            llm.with_structured_output(Answer, method="function_calling", include_raw=True)
+
+    Image input:
+        .. code-block:: python
+
+            vlm = ChatTogether(model="Qwen/Qwen2.5-VL-72B-Instruct")
+            vlm.invoke([("human", [
+                {"type": "text", "text": "Describe this image."},
+                {"type": "image", "url": "https://example.com/cat.png"},
+            ])])
+
+    Reasoning:
+        ``message.reasoning`` (and ``<think>`` blocks of models that write them into the
+        content) arrive in ``additional_kwargs["reasoning_content"]`` and as ``reasoning``
+        blocks in ``.content_blocks`` (and in ``.content`` with ``output_version="v1"``).
+        Reasoning is not sent back to the model in later turns.
+
+    Errors:
+        Failures raise the library's typed errors (``RateLimitError``, ``NotFoundError``...),
+        each also an instance of the matching ``langchain_core.exceptions`` class
+        (``ModelRateLimitError``, ``ModelNotFoundError``, ``ContextOverflowError``...).
+        Retries happen once, in the shared transport. Building an instance does no I/O.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
-    """Model id, e.g. ``openai/gpt-oss-20b``."""
+    """Model id, e.g. ``openai/gpt-oss-20b`` (alias ``model_name``)."""
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
@@ -318,12 +218,15 @@ class ChatTogether(_ClientSettings, BaseChatModel):
     repetition_penalty: float | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     seed: int | None = None
-    n: int | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    """Number of choices (1 when streaming)."""
     logprobs: int | bool | None = None
-    """Log probabilities of sampled tokens (``True`` means 1; the wire wants an integer)."""
-    top_logprobs: int | None = None
+    """Log probabilities of the sampled tokens: ``True`` (1 alternative) or an integer
+    0-20 (the wire's ``logprobs``). Reported in ``response_metadata["logprobs"]``."""
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     """Alternatives per token (sent as the integer ``logprobs``)."""
     response_format: dict[str, Any] | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
@@ -332,10 +235,45 @@ class ChatTogether(_ClientSettings, BaseChatModel):
     safety_model: str | None = None
     chat_template_kwargs: dict[str, Any] | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra request fields, sent as is."""
+    """Extra request fields, sent as given (unknown constructor arguments land here)."""
     extra_body: dict[str, Any] | None = None
-    """Extra request fields, sent as is (same as ``model_kwargs``)."""
+    """Extra request fields, sent as given (same as ``model_kwargs``)."""
     streaming: bool = False
+    """Stream even from ``invoke`` (callbacks see tokens as they arrive)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_model_kwargs(cls, values: Any) -> Any:
+        """Unknown constructor arguments become request fields (``model_kwargs``), with a
+        warning, as in ChatOpenAI: a new Together parameter needs no release of ours."""
+        if not isinstance(values, dict):
+            return values
+        known = _field_names(cls)
+        unknown = [k for k in values if k not in known]
+        if not unknown:
+            return values
+        extra = dict(values.get("model_kwargs") or {})
+        for key in unknown:
+            if key in extra:
+                raise ValueError(f"{key!r} is given both directly and in model_kwargs.")
+            warnings.warn(
+                f"{key!r} is not a ChatTogether parameter; it is sent as a request field "
+                "(pass it in model_kwargs to silence this warning).",
+                UserWarning,
+                stacklevel=2,
+            )
+            extra[key] = values.pop(key)
+        values["model_kwargs"] = extra
+        return values
+
+    @model_validator(mode="after")
+    def _check_model_kwargs(self) -> ChatTogether:
+        clash = sorted(set(self.model_kwargs) & set(type(self).model_fields))
+        if clash:
+            raise ValueError(f"Pass {clash} as ChatTogether parameters, not in model_kwargs.")
+        return self
+
+    # ------------------------------------------------------------ LangChain hooks
 
     @property
     def _llm_type(self) -> str:
@@ -354,32 +292,9 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         return {"api_key": "TOGETHER_API_KEY"}
 
     @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model": self.model, **self._sampling_params()}
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="together",
-            ls_model_name=kwargs.get("model", self.model),
-            ls_model_type="chat",
-        )
-        if self.temperature is not None:
-            params["ls_temperature"] = self.temperature
-        if self.max_tokens is not None:
-            params["ls_max_tokens"] = self.max_tokens
-        if stop or self.stop:
-            params["ls_stop"] = stop or self.stop
-        return params
-
-    def _sampling_params(self) -> dict[str, Any]:
-        logprobs = self.logprobs
-        if self.top_logprobs is not None:
-            logprobs = self.top_logprobs
-        elif logprobs is True:
-            logprobs = 1
-        elif logprobs is False:
-            logprobs = None
-        params = {
+    def _default_params(self) -> dict[str, Any]:
+        """The request fields this instance sends on every call (besides messages)."""
+        params: dict[str, Any] = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
@@ -388,10 +303,11 @@ class ChatTogether(_ClientSettings, BaseChatModel):
             "repetition_penalty": self.repetition_penalty,
             "presence_penalty": self.presence_penalty,
             "frequency_penalty": self.frequency_penalty,
-            "stop": self.stop,
+            "logit_bias": self.logit_bias,
+            "stop": self.stop or None,
             "seed": self.seed,
             "n": self.n,
-            "logprobs": logprobs,
+            "logprobs": _wire_logprobs(self.logprobs, self.top_logprobs),
             "response_format": self.response_format,
             "reasoning_effort": self.reasoning_effort,
             "reasoning": self.reasoning,
@@ -400,58 +316,102 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         }
         return {k: v for k, v in params.items() if v is not None}
 
-    def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
-    ) -> ChatCompletionRequest:
-        body: dict[str, Any] = {
-            **self._sampling_params(),
-            **self.model_kwargs,
-            **(self.extra_body or {}),
-        }
-        if stop is not None:
-            body["stop"] = stop
-        extra = kwargs.pop("extra_body", None) or {}
-        body.update({k: v for k, v in kwargs.items() if v is not None})
-        body.update(extra)
-        body.setdefault("model", self.model)
-        body["messages"] = [_convert_message(m) for m in messages]
-        return ChatCompletionRequest.model_validate(body)
-
     @property
-    def _think_tags(self) -> bool:
-        return get_model_capabilities(self.model).reasoning_in_content
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model, **self._default_params, **self.model_kwargs}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=PROVIDER,
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop or kwargs.get("stop") or self.stop
+        if stops:
+            params["ls_stop"] = stops
+        return params
 
     def _resolve_model_profile(self) -> ModelProfile | None:
-        """Model capabilities from the bundled catalog (``ModelCatalog.refresh`` updates it);
+        """Capabilities from the bundled catalog (``DEFAULT_CATALOG.refresh`` updates it);
         unknown models get a profile guessed from their name."""
         caps = get_model_capabilities(self.model)
         profile = ModelProfile(
             max_input_tokens=caps.context_window,
-            tool_calling=caps.tool_calling,
-            structured_output=caps.structured_output,
+            text_inputs=True,
+            text_outputs=True,
             image_inputs=caps.image_input,
+            image_url_inputs=caps.image_input,
+            pdf_inputs=False,
+            tool_calling=caps.tool_calling,
+            tool_choice=caps.tool_calling,
+            tool_call_streaming=caps.tool_calling,
+            structured_output=caps.structured_output,
             reasoning_output=caps.reasoning,
         )
         if caps.max_output_tokens is not None:
             profile["max_output_tokens"] = caps.max_output_tokens
         return profile
 
+    # ---------------------------------------------------------------- requests
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ChatCompletionRequest:
+        """The wire request: instance params < model_kwargs/extra_body < per-call kwargs."""
+        call = dict(kwargs)
+        call.pop("stream", None)  # the transport decides streaming
+        call_extra = call.pop("extra_body", None) or {}
+        body: dict[str, Any] = {
+            **self._default_params,
+            **self.model_kwargs,
+            **(self.extra_body or {}),
+        }
+        if "logprobs" in call or "top_logprobs" in call:
+            body["logprobs"] = _wire_logprobs(
+                call.pop("logprobs", self.logprobs), call.pop("top_logprobs", self.top_logprobs)
+            )
+        body.update({k: v for k, v in call.items() if v is not None})
+        body.update(call_extra)
+        if stop:
+            body["stop"] = stop
+        body = {k: v for k, v in body.items() if v is not None}
+        body.setdefault("model", self.model)
+        body["messages"] = [convert_message_to_wire(m) for m in messages]
+        return ChatCompletionRequest.model_validate(body)
+
+    @staticmethod
+    def _think_tags(model: str) -> bool:
+        return get_model_capabilities(model).reasoning_in_content
+
     # -------------------------------------------------------------- generation
 
-    def _result(self, wire: Any) -> ChatResult:
+    def _chat_result(self, wire: ChatCompletion, request: ChatCompletionRequest) -> ChatResult:
+        fingerprint = (wire.model_extra or {}).get("system_fingerprint")
         generations = []
-        for result in parse_chat_completion(wire, think_tags=self._think_tags):
-            message = _message_from_result(result)
+        for result in parse_chat_completion(wire, think_tags=self._think_tags(request.model)):
+            message = message_from_result(result, system_fingerprint=fingerprint)
             generations.append(
                 ChatGeneration(
-                    message=message, generation_info={"finish_reason": result.finish_reason}
+                    message=message,
+                    generation_info={"finish_reason": result.finish_reason},
                 )
             )
         usage = wire.usage.model_dump(exclude_none=True) if wire.usage else {}
-        return ChatResult(
-            generations=generations,
-            llm_output={"token_usage": usage, "model_name": wire.model, "id": wire.id},
-        )
+        llm_output: dict[str, Any] = {
+            "token_usage": usage,
+            "model_name": wire.model,
+            "model_provider": PROVIDER,
+            "id": wire.id,
+        }
+        if fingerprint:
+            llm_output["system_fingerprint"] = fingerprint
+        return ChatResult(generations=generations, llm_output=llm_output)
 
     def _generate(
         self,
@@ -461,15 +421,13 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         if self.streaming:
-            from langchain_core.language_models.chat_models import generate_from_stream
-
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-        request = self._request(messages, stop, **kwargs)
+        request = self._request(messages, stop, kwargs)
         try:
             wire = self._get_transport().chat_completions(request, self._request_options())
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._result(wire)
+        return self._chat_result(wire, request)
 
     async def _agenerate(
         self,
@@ -479,23 +437,21 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         if self.streaming:
-            from langchain_core.language_models.chat_models import agenerate_from_stream
-
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
-        request = self._request(messages, stop, **kwargs)
+        request = self._request(messages, stop, kwargs)
         try:
             wire = await self._get_transport().achat_completions(request, self._request_options())
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._result(wire)
+        return self._chat_result(wire, request)
 
-    def _chunks(
-        self, acc: ChatStreamAccumulator, views: list[ChatDeltaView]
-    ) -> Iterator[ChatGenerationChunk]:
-        for view in views:
-            message = _chunk_from_view(view)
-            info = {"finish_reason": view.finish_reason} if view.finish_reason else None
-            yield ChatGenerationChunk(message=message, generation_info=info)
+    def _stream_request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ChatCompletionRequest:
+        request = self._request(messages, stop, kwargs)
+        if request.n is not None and request.n > 1:
+            raise ValueError("n must be 1 when streaming; use invoke or batch for n > 1.")
+        return request
 
     def _stream(
         self,
@@ -504,27 +460,22 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, **kwargs)
-        acc = ChatStreamAccumulator(think_tags=self._think_tags)
+        request = self._stream_request(messages, stop, kwargs)
+        state = _StreamState(self._think_tags(request.model), request.model)
         try:
             stream = self._get_transport().chat_completions_stream(request, self._request_options())
             with stream:
                 for wire in stream:
-                    for chunk in self._chunks(acc, acc.feed(wire)):
+                    for chunk in state.feed(wire):
                         if run_manager:
                             run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        for chunk in self._chunks(acc, acc.flush()):
+        for chunk in state.finish():
+            if run_manager:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                chunk_position="last",
-                response_metadata={"model_name": acc.model or self.model},
-            )
-        )
 
     async def _astream(
         self,
@@ -533,29 +484,24 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, **kwargs)
-        acc = ChatStreamAccumulator(think_tags=self._think_tags)
+        request = self._stream_request(messages, stop, kwargs)
+        state = _StreamState(self._think_tags(request.model), request.model)
         try:
             stream = await self._get_transport().achat_completions_stream(
                 request, self._request_options()
             )
             async with stream:
                 async for wire in stream:
-                    for chunk in self._chunks(acc, acc.feed(wire)):
+                    for chunk in state.feed(wire):
                         if run_manager:
                             await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                         yield chunk
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        for chunk in self._chunks(acc, acc.flush()):
+        for chunk in state.finish():
+            if run_manager:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                chunk_position="last",
-                response_metadata={"model_name": acc.model or self.model},
-            )
-        )
 
     # -------------------------------------------------------------------- tools
 
@@ -563,34 +509,27 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
-        tool_choice: dict[str, Any] | str | bool | None = None,
+        tool_choice: _ToolChoice = None,
         parallel_tool_calls: bool | None = None,
         strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Offer tools to the model.
 
-        ``tool_choice``: ``"auto"``, ``"none"``, ``"any"``/``"required"``, a tool name, a dict
-        in the OpenAI form, or ``True`` (the only tool; an error with several).
+        Args:
+            tools: LangChain tools, functions, pydantic classes, TypedDicts or OpenAI-style
+                tool dicts.
+            tool_choice: ``"auto"``, ``"none"``, ``"any"``/``"required"`` (must call a
+                tool), a tool name (must call that one), an OpenAI-style dict, or ``True``
+                (must call the only tool; an error with several). ``None``/``False``: the
+                model decides.
+            parallel_tool_calls: Allow several calls in one turn (``False``: at most one).
+            strict: Ask for schema-exact arguments (sent as ``function.strict``).
+            **kwargs: Other request fields to bind.
         """
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
         if tool_choice is not None and tool_choice is not False:
-            if tool_choice is True:
-                if len(formatted) != 1:
-                    raise ValueError(
-                        "tool_choice=True needs exactly one tool; name the tool instead."
-                    )
-                tool_choice = formatted[0]["function"]["name"]
-            if tool_choice == "any":
-                tool_choice = "required"
-            if isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
-                names = [f["function"]["name"] for f in formatted]
-                if tool_choice not in names:
-                    raise ValueError(
-                        f"tool_choice {tool_choice!r} is not one of the bound tools {names}."
-                    )
-                tool_choice = {"type": "function", "function": {"name": tool_choice}}
-            kwargs["tool_choice"] = tool_choice
+            kwargs["tool_choice"] = _wire_tool_choice(tool_choice, formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         return super().bind(tools=formatted, **kwargs)
@@ -604,53 +543,51 @@ class ChatTogether(_ClientSettings, BaseChatModel):
         strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
-        """Return output matching ``schema`` (pydantic class, TypedDict or JSON schema).
+        """A runnable returning output that matches ``schema``.
 
-        ``method`` defaults to ``json_schema`` where the model supports it (the catalog says),
-        else ``function_calling``.
+        Args:
+            schema: A pydantic class (returns instances), a TypedDict or a JSON schema dict
+                (returns dicts). Optional for ``json_mode``.
+            method: ``"json_schema"`` (``response_format`` with the schema),
+                ``"function_calling"`` (a forced tool call) or ``"json_mode"`` (any JSON
+                object; describe the schema in the prompt). Defaults to ``json_schema``
+                where the catalog says the model supports it, else ``function_calling``.
+            include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
+                instead of raising on a parsing error.
+            strict: Ask the server to enforce the schema exactly.
         """
         if kwargs:
             raise ValueError(f"Unexpected arguments: {sorted(kwargs)}")
         if method is None:
-            method = (
-                "json_schema"
-                if get_model_capabilities(self.model).structured_output
-                else "function_calling"
-            )
+            supported = get_model_capabilities(self.model).structured_output
+            method = "json_schema" if supported else "function_calling"
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         llm: Runnable[Any, Any]
+        parser: Runnable[Any, Any]
         if method == "json_mode":
             llm = self.bind(
                 response_format={"type": "json_object"},
                 ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
             )
-            parser: Runnable[Any, Any] = (
+            parser = (
                 PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
         elif schema is None:
             raise ValueError(f"with_structured_output(method={method!r}) needs a schema.")
         elif method == "json_schema":
-            tool = convert_to_openai_tool(schema)["function"]
-            fmt = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": tool["name"],
-                    "schema": tool.get("parameters", {}),
-                    "strict": strict,
-                },
-            }
+            response_format = _json_schema_format(schema, strict)
             llm = self.bind(
-                response_format=fmt,
+                response_format=response_format,
                 ls_structured_output_format={
                     "kwargs": {"method": method, "strict": strict},
-                    "schema": convert_to_openai_tool(schema),
+                    "schema": schema,
                 },
             )
             parser = (
                 PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
         elif method == "function_calling":
-            name = convert_to_openai_tool(schema)["function"]["name"]
+            name = _tool_name(convert_to_openai_tool(schema))
             llm = self.bind_tools(
                 [schema],
                 tool_choice=name,
@@ -682,19 +619,131 @@ class ChatTogether(_ClientSettings, BaseChatModel):
     # ----------------------------------------------------------------- tokens
 
     def get_num_tokens(self, text: str) -> int:
-        """Estimate tokens offline (~4 characters per token; no tokenizer download)."""
-        return max(1, -(-len(text) // 4)) if text else 0
+        """Estimate tokens offline: about 4 characters per token (no tokenizer download;
+        real counts arrive in ``usage_metadata``)."""
+        return _estimate_text(text)
 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
-        """Estimate prompt tokens offline: content estimate + 4 per message + tools' JSON."""
-        total = 3
+        """Estimate prompt tokens offline: ~4 characters per token for text, a flat
+        ``TOKENS_PER_IMAGE`` per image, ``TOKENS_PER_MESSAGE`` per message for the chat
+        template, ``TOKENS_PER_REPLY`` for the reply, plus the tools' JSON schemas."""
+        total = TOKENS_PER_REPLY
         for message in messages:
-            content = (
-                message.content if isinstance(message.content, str) else json.dumps(message.content)
-            )
-            total += 4 + self.get_num_tokens(content)
+            total += TOKENS_PER_MESSAGE + _estimate_content(message.content)
+            if isinstance(message, AIMessage):
+                for call in message.tool_calls:
+                    total += _estimate_text(call["name"] + json.dumps(call["args"]))
         if tools:
-            total += self.get_num_tokens(json.dumps([convert_to_openai_tool(t) for t in tools]))
+            schemas = [convert_to_openai_tool(t) for t in tools]
+            total += _estimate_text(json.dumps(schemas))
         return total
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type[BaseModel]) -> frozenset[str]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        collected: set[str] = set()
+        for name, info in cls.model_fields.items():
+            collected.add(name)
+            if info.alias:
+                collected.add(info.alias)
+        names = _FIELD_NAMES[cls] = frozenset(collected)
+    return names
+
+
+def _wire_tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
+    names = [_tool_name(t) for t in tools]
+    if choice is True:
+        if len(names) != 1:
+            raise ValueError(
+                f"tool_choice=True needs exactly one tool, got {len(names)}; pass the tool's "
+                "name or 'any' instead."
+            )
+        choice = names[0]
+    if isinstance(choice, dict):
+        return choice
+    if choice == "any":
+        return "required"
+    if choice in ("auto", "none", "required"):
+        return choice
+    if isinstance(choice, str):
+        if choice not in names:
+            raise ValueError(f"tool_choice {choice!r} is not one of the bound tools {names}.")
+        return {"type": "function", "function": {"name": choice}}
+    raise TypeError(
+        f"tool_choice must be 'auto', 'none', 'any', 'required', a tool name, a dict or a "
+        f"bool; got {choice!r}."
+    )
+
+
+def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:
+    """``response_format`` for ``method="json_schema"``."""
+    if isinstance(schema, dict) and schema.get("type") == "json_schema":
+        return schema  # already a response_format
+    if isinstance(schema, dict) and "schema" in schema and "name" in schema:
+        spec: dict[str, Any] = dict(schema)  # {"name", "schema", "strict"?}
+    elif isinstance(schema, dict) and "title" not in schema and "properties" in schema:
+        spec = {"name": "response", "schema": schema}  # an untitled JSON schema
+    else:
+        function = convert_to_openai_tool(schema)["function"]
+        spec = {"name": function["name"], "schema": function.get("parameters") or {}}
+        if function.get("description"):
+            spec["description"] = function["description"]
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+class _StreamState:
+    """Per-stream bookkeeping around :class:`ChatStreamAccumulator`.
+
+    LangChain merges chunk metadata by concatenating strings, so values that must appear
+    once (``finish_reason``, which some engines repeat once per tool call, the model name,
+    the id) are reported once.
+    """
+
+    __slots__ = ("acc", "fingerprint", "finished", "model")
+
+    def __init__(self, think_tags: bool, model: str) -> None:
+        self.acc = ChatStreamAccumulator(think_tags=think_tags)
+        self.finished: set[int] = set()
+        self.fingerprint: str | None = None
+        self.model = model
+
+    def feed(self, wire: ChatCompletionChunk) -> Iterator[ChatGenerationChunk]:
+        if self.fingerprint is None and wire.model_extra:
+            self.fingerprint = wire.model_extra.get("system_fingerprint")
+        yield from self._chunks(self.acc.feed(wire))
+
+    def _chunks(self, views: list[ChatDeltaView]) -> Iterator[ChatGenerationChunk]:
+        for view in views:
+            if view.finish_reason is not None:
+                if view.index in self.finished:
+                    view.finish_reason = None
+                else:
+                    self.finished.add(view.index)
+            message = chunk_from_view(view)
+            info = {"finish_reason": view.finish_reason} if view.finish_reason else None
+            yield ChatGenerationChunk(message=message, generation_info=info)
+
+    def finish(self) -> Iterator[ChatGenerationChunk]:
+        yield from self._chunks(self.acc.flush())
+        metadata: dict[str, Any] = {
+            "model_name": self.acc.model or self.model,
+            "model_provider": PROVIDER,
+        }
+        if self.fingerprint:
+            metadata["system_fingerprint"] = self.fingerprint
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                chunk_position="last",
+                response_metadata=metadata,
+                id=self.acc.id or None,
+            )
+        )
