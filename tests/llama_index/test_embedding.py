@@ -448,3 +448,20 @@ def test_query_and_text_instructions_prefix_the_input(emu: TogetherEmulator, que
     with pytest.raises(ValueError, match="empty strings"):
         embed.get_text_embedding_batch([""])  # not turned into a bare instruction
     assert len(emu.requests) == 3
+
+
+def test_pickles_and_copies_after_async_use(
+    emu: TogetherEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # IngestionPipeline(num_workers=...) pickles its transformations.
+    embed = TogetherEmbedding(model_name=MODEL, max_concurrency=1, api_key=KEY)
+    embed._transport = emu.transport()
+    asyncio.run(embed.aget_text_embedding_batch(["before pickling"]))
+    embed._transport = None
+    with caplog.at_level("WARNING"):
+        clone = pickle.loads(pickle.dumps(embed))
+    assert "unpickleable" not in caplog.text
+    for copy in (clone, embed.model_copy(deep=True)):
+        copy._transport = emu.transport()
+        assert asyncio.run(copy.aget_text_embedding_batch(["after"])) == [embed_text("after", DIMS)]
+    assert clone.api_key is not None and clone.api_key.get_secret_value() == KEY

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -35,6 +33,25 @@ from together_integrations.llama_index._common import ClientSettingsMixin
 __all__ = ["TogetherEmbedding"]
 
 DEFAULT_EMBEDDING_MODEL = "intfloat/multilingual-e5-large-instruct"
+
+
+class _LoopSemaphores:
+    """One ``asyncio.Semaphore`` per event loop (a semaphore must not cross loops), forgotten
+    with the loop. Copies and pickles start empty: semaphores belong to the running process."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._by_loop = weakref.WeakKeyDictionary()
+
+    def for_running_loop(self, limit: int) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._by_loop.get(loop)
+        if semaphore is None:
+            semaphore = self._by_loop[loop] = asyncio.Semaphore(limit)
+        return semaphore
+
+    def __reduce__(self) -> tuple[type[_LoopSemaphores], tuple[()]]:
+        return (_LoopSemaphores, ())
 
 
 class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
@@ -94,10 +111,7 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     text_instruction: str | None = Field(
         default=None, description="Prefix for documents, joined with a space."
     )
-    # Event loop -> its semaphore: an asyncio.Semaphore must not be shared between loops.
-    _limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = (
-        PrivateAttr(default=None)
-    )
+    _slots: _LoopSemaphores = PrivateAttr(default_factory=lambda: _LoopSemaphores())
 
     @model_validator(mode="after")
     def _check_dimensions(self) -> TogetherEmbedding:
@@ -129,25 +143,10 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
             extra_body=self.additional_kwargs,
         )
 
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        """Hold one of this instance's ``max_concurrency`` request slots on the running loop."""
-        loop = asyncio.get_running_loop()
-        # getattr: pickling drops private attributes it cannot pickle (BaseComponent).
-        limits = getattr(self, "_limits", None)
-        if limits is None:
-            limits = weakref.WeakKeyDictionary()
-            self._limits = limits
-        semaphore = limits.get(loop)
-        if semaphore is None:
-            semaphore = limits[loop] = asyncio.Semaphore(self.max_concurrency)
-        async with semaphore:
-            yield
-
     async def _aembed(self, texts: list[str]) -> list[list[float]]:
         # One slot covers the whole chunk; a chunk the token budget splits further is sent
         # one request after another, so the bound holds per request.
-        async with self._slot():
+        async with self._slots.for_running_loop(self.max_concurrency):
             return await self._batcher(max_concurrency=1).aembed(texts)
 
     @staticmethod
