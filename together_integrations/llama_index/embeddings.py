@@ -111,7 +111,7 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     text_instruction: str | None = Field(
         default=None, description="Prefix for documents, joined with a space."
     )
-    _slots: _LoopSemaphores = PrivateAttr(default_factory=lambda: _LoopSemaphores())
+    _slots: _LoopSemaphores = PrivateAttr(default_factory=_LoopSemaphores)
 
     @model_validator(mode="after")
     def _check_dimensions(self) -> TogetherEmbedding:
