@@ -1,30 +1,32 @@
-"""ChatTogether against the in-process emulator: what reaches the wire, what comes back."""
+"""ChatTogether against the in-process emulator: what reaches the wire, what comes back.
+
+Every call-shaped test runs once sync and once async (``mode``), through the same body.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import pickle
 from typing import Any
 
 import pytest
-from langchain_core.exceptions import ContextOverflowError, ModelNotFoundError, ModelRateLimitError
-from langchain_core.load import dumps, loads
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
+    BaseMessage,
     HumanMessage,
     SystemMessage,
     ToolMessage,
 )
 from langchain_core.tools import tool
 from pydantic import BaseModel
+from typing_extensions import TypedDict
 
-from together_integrations import NotFoundError, RateLimitError
 from together_integrations.langchain import ChatTogether
 from together_integrations.testing import TogetherEmulator
 
 MODEL = "openai/gpt-oss-20b"
+THINK_TAG_MODEL = "Qwen/Qwen3-235B-A22B-Thinking-2507"
 
 
 @pytest.fixture
@@ -37,6 +39,27 @@ def llm(emu: TogetherEmulator) -> ChatTogether:
     return ChatTogether(model=MODEL, transport=emu.transport(max_retries=0))
 
 
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def invoke(runnable: Any, value: Any, mode: str, **kwargs: Any) -> Any:
+    if mode == "sync":
+        return runnable.invoke(value, **kwargs)
+    return asyncio.run(runnable.ainvoke(value, **kwargs))
+
+
+def stream(runnable: Any, value: Any, mode: str, **kwargs: Any) -> list[Any]:
+    if mode == "sync":
+        return list(runnable.stream(value, **kwargs))
+
+    async def collect() -> list[Any]:
+        return [chunk async for chunk in runnable.astream(value, **kwargs)]
+
+    return asyncio.run(collect())
+
+
 def sent(emu: TogetherEmulator) -> dict[str, Any]:
     body = emu.requests[-1].json
     assert isinstance(body, dict)
@@ -45,88 +68,262 @@ def sent(emu: TogetherEmulator) -> dict[str, Any]:
 
 def merged(chunks: list[AIMessageChunk]) -> AIMessageChunk:
     out = chunks[0]
-    for c in chunks[1:]:
-        out = out + c
+    for chunk in chunks[1:]:
+        out = out + chunk
     return out
 
 
-def test_parameters_reach_the_wire(emu: TogetherEmulator) -> None:
+# ------------------------------------------------------------------ request side
+
+
+def test_every_parameter_reaches_the_wire_as_json(emu: TogetherEmulator, mode: str) -> None:
     llm = ChatTogether(
         model_name=MODEL,
         temperature=0.2,
         max_tokens=50,
+        top_p=0.9,
         top_k=5,
         min_p=0.1,
         repetition_penalty=1.1,
+        presence_penalty=0.3,
+        frequency_penalty=0.4,
+        logit_bias={"1234": -5.0},
         stop=["END"],
         seed=3,
+        n=2,
         logprobs=True,
+        response_format={"type": "json_object"},
         reasoning_effort="low",
-        safety_model="meta-llama/Llama-Guard",
+        reasoning={"enabled": True},
+        safety_model="meta-llama/Llama-Guard-4-12B",
         chat_template_kwargs={"thinking": False},
-        model_kwargs={"new_field": 1},
+        model_kwargs={"context_length_exceeded_behavior": "error"},
+        extra_body={"compliance": "hipaa"},
+        timeout=30,
+        max_retries=1,
         transport=emu.transport(),
     )
-    llm.invoke([SystemMessage("be brief"), HumanMessage("hi")])
+    invoke(llm, [SystemMessage("be brief"), HumanMessage("hi")], mode)
     body = sent(emu)
-    assert body["model"] == MODEL and body["logprobs"] == 1 and body["stop"] == ["END"]
-    assert (
-        body["top_k"] == 5
-        and body["new_field"] == 1
-        and body["chat_template_kwargs"] == {"thinking": False}
+    assert body == {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hi"},
+        ],
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "top_p": 0.9,
+        "top_k": 5,
+        "min_p": 0.1,
+        "repetition_penalty": 1.1,
+        "presence_penalty": 0.3,
+        "frequency_penalty": 0.4,
+        "logit_bias": {"1234": -5.0},
+        "stop": ["END"],
+        "seed": 3,
+        "n": 2,
+        "logprobs": 1,
+        "response_format": {"type": "json_object"},
+        "reasoning_effort": "low",
+        "reasoning": {"enabled": True},
+        "safety_model": "meta-llama/Llama-Guard-4-12B",
+        "chat_template_kwargs": {"thinking": False},
+        "context_length_exceeded_behavior": "error",
+        "compliance": "hipaa",
+        "stream": False,
+    }
+
+
+def test_per_call_arguments_override_and_extend(
+    emu: TogetherEmulator, llm: ChatTogether, mode: str
+) -> None:
+    tuned = ChatTogether(model=MODEL, temperature=0.5, transport=emu.transport())
+    invoke(
+        tuned,
+        "hi",
+        mode,
+        temperature=0.0,
+        stop=["\n"],
+        extra_body={"new_field": [1, 2]},
+        model="openai/gpt-oss-120b",
     )
-    assert body["messages"] == [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": "hi"},
-    ]
-    assert body["stream"] is False
+    body = sent(emu)
+    assert body["temperature"] == 0.0 and body["stop"] == ["\n"]
+    assert body["new_field"] == [1, 2] and body["model"] == "openai/gpt-oss-120b"
+    params = tuned._get_ls_params(model="openai/gpt-oss-120b", temperature=0.0)
+    assert params["ls_model_name"] == "openai/gpt-oss-120b" and params["ls_temperature"] == 0.0
 
 
-def test_invoke_maps_usage_metadata_and_reasoning(emu: TogetherEmulator, llm: ChatTogether) -> None:
+def test_unknown_constructor_arguments_are_sent_with_a_warning(emu: TogetherEmulator) -> None:
+    with pytest.warns(UserWarning, match="brand_new_knob"):
+        llm = ChatTogether(model=MODEL, brand_new_knob=7, transport=emu.transport())
+    assert llm.model_kwargs == {"brand_new_knob": 7}
+    llm.invoke("hi")
+    assert sent(emu)["brand_new_knob"] == 7
+    with pytest.raises(ValueError, match="temperature"):
+        ChatTogether(model=MODEL, model_kwargs={"temperature": 1})
+
+
+@pytest.mark.parametrize(
+    ("settings", "per_call", "wire"),
+    [
+        ({"logprobs": True}, {}, 1),
+        ({"logprobs": True, "top_logprobs": 3}, {}, 3),
+        ({"top_logprobs": 2}, {}, 2),
+        ({"logprobs": 4}, {}, 4),
+        ({}, {"logprobs": True}, 1),
+        ({"logprobs": True}, {"logprobs": False}, None),
+    ],
+)
+def test_logprobs_are_an_integer_on_the_wire(
+    emu: TogetherEmulator, settings: dict[str, Any], per_call: dict[str, Any], wire: int | None
+) -> None:
+    llm = ChatTogether(model=MODEL, transport=emu.transport(), **settings)
+    llm.invoke("hi", **per_call)
+    assert sent(emu).get("logprobs") == wire
+
+
+def test_aliases_of_langchain_together_are_accepted() -> None:
+    llm = ChatTogether(
+        model_name=MODEL,
+        together_api_key="k",
+        together_api_base="https://example.test/v1",
+        request_timeout=12,
+    )
+    assert llm.model == MODEL and llm.base_url == "https://example.test/v1"
+    assert llm.api_key is not None and llm.api_key.get_secret_value() == "k"
+    assert llm.timeout == 12
+
+
+# ---------------------------------------------------------------- response side
+
+
+def test_invoke_maps_usage_metadata_and_response_metadata(
+    emu: TogetherEmulator, llm: ChatTogether, mode: str
+) -> None:
     emu.reply(
         "Paris",
         reasoning="The user wants a capital",
         usage={"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
     )
-    msg = llm.invoke("Capital of France?")
+    msg = invoke(llm, "Capital of France?", mode)
     assert msg.content == "Paris"
     assert msg.additional_kwargs["reasoning_content"] == "The user wants a capital"
-    assert msg.usage_metadata is not None and msg.usage_metadata["total_tokens"] == 18
+    assert msg.usage_metadata == {
+        "input_tokens": 11,
+        "output_tokens": 7,
+        "total_tokens": 18,
+        "input_token_details": {"cache_read": 0},
+    }
     meta = msg.response_metadata
-    assert (
-        meta["model_provider"] == "together"
-        and meta["finish_reason"] == "stop"
-        and meta["model_name"] == MODEL
-    )
+    assert meta["model_provider"] == "together" and meta["finish_reason"] == "stop"
+    assert meta["model_name"] == MODEL and meta["id"] == msg.id and msg.id
 
 
-@pytest.mark.parametrize("dialect", ["modern", "legacy"])
-def test_stream_always_has_usage_and_a_last_chunk(
-    emu: TogetherEmulator, llm: ChatTogether, dialect: str
+def test_legacy_eos_is_reported_as_stop(mode: str) -> None:
+    emu = TogetherEmulator(dialect="legacy")
+    llm = ChatTogether(model=MODEL, transport=emu.transport())
+    assert invoke(llm, "hi", mode).response_metadata["finish_reason"] == "stop"
+    full = merged(stream(llm, "hi", mode))
+    assert full.response_metadata["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize("dialect", ["modern", "legacy", "openai"])
+def test_stream_shapes_usage_and_the_last_chunk(
+    emu: TogetherEmulator, llm: ChatTogether, mode: str, dialect: str
 ) -> None:
-    emu.reply(
-        "The answer is four", reasoning="adding" if dialect == "modern" else None, dialect=dialect
-    )  # type: ignore[arg-type]
-    chunks = list(llm.stream("2+2?"))
-    assert len(chunks) > 3 and chunks[-1].chunk_position == "last"
+    emu.reply("The answer is four", dialect=dialect)  # type: ignore[arg-type]
+    chunks = stream(llm, "2+2?", mode)
+    assert len(chunks) > 3 and all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert chunks[-1].chunk_position == "last"
+    assert [c.chunk_position for c in chunks[:-1]] == [None] * (len(chunks) - 1)
     full = merged(chunks)
     assert full.content == "The answer is four"
-    assert full.usage_metadata is not None and full.usage_metadata["total_tokens"] > 0
-    assert full.response_metadata["finish_reason"] == "stop"  # legacy "eos" reported as stop
-    if dialect == "modern":
-        assert full.additional_kwargs["reasoning_content"] == "adding"
+    meta = full.response_metadata
+    assert meta["finish_reason"] == "stop" and meta["model_name"] == MODEL
+    assert meta["model_provider"] == "together"
+    if dialect == "openai":
+        # vLLM passthrough models (Gemma) send no usage at all, streamed or not.
+        assert full.usage_metadata is None
+    else:
+        assert full.usage_metadata is not None
+        assert full.usage_metadata["input_tokens"] > 0 and full.usage_metadata["output_tokens"] > 0
+        assert sum(c.usage_metadata is not None for c in chunks) == 1
 
 
-def test_think_tags_become_reasoning(emu: TogetherEmulator) -> None:
-    llm = ChatTogether(model="Qwen/Qwen3-235B-A22B-Thinking-2507", transport=emu.transport())
+def test_stream_reports_reasoning_tokens(emu: TogetherEmulator, llm: ChatTogether) -> None:
+    thought = "two plus two makes four, clearly"
+    emu.reply("Four.", reasoning=thought)
+    full = merged(list(llm.stream("2+2?")))
+    assert full.usage_metadata is not None
+    # The emulator counts ~4 characters per reasoning token, as it reports in the usage chunk.
+    assert full.usage_metadata["output_token_details"] == {"reasoning": len(thought) // 4}
+    assert full.additional_kwargs["reasoning_content"] == thought
+
+
+def test_streaming_flag_makes_invoke_stream(emu: TogetherEmulator, mode: str) -> None:
+    llm = ChatTogether(model=MODEL, streaming=True, transport=emu.transport())
+    emu.reply("streamed reply")
+    msg = invoke(llm, "hi", mode)
+    assert sent(emu)["stream"] is True
+    assert msg.content == "streamed reply" and msg.usage_metadata is not None
+
+
+def test_streaming_several_choices_is_refused(emu: TogetherEmulator) -> None:
+    llm = ChatTogether(model=MODEL, n=2, transport=emu.transport())
+    with pytest.raises(ValueError, match="n must be 1"):
+        list(llm.stream("hi"))
+    assert emu.requests == []
+
+
+# -------------------------------------------------------------------- reasoning
+
+
+def test_think_tags_become_reasoning(emu: TogetherEmulator, mode: str) -> None:
+    llm = ChatTogether(model=THINK_TAG_MODEL, transport=emu.transport())
     emu.reply("<think>count letters</think>\n\nThree.")
-    msg = llm.invoke("How many r in strawberry?")
+    msg = invoke(llm, "How many r in strawberry?", mode)
     assert msg.content == "Three." and msg.additional_kwargs["reasoning_content"] == "count letters"
     emu.reply("<think>count letters</think>\n\nThree.")
-    full = merged(list(llm.stream("again")))
-    assert (
-        full.content == "Three." and full.additional_kwargs["reasoning_content"] == "count letters"
-    )
+    full = merged(stream(llm, "again", mode))
+    assert full.content == "Three."
+    assert full.additional_kwargs["reasoning_content"] == "count letters"
+
+
+def test_think_tags_follow_the_per_call_model(emu: TogetherEmulator, llm: ChatTogether) -> None:
+    emu.reply("<think>hmm</think>Yes.")
+    msg = llm.invoke("?", model=THINK_TAG_MODEL)
+    assert msg.content == "Yes." and msg.additional_kwargs["reasoning_content"] == "hmm"
+    emu.reply("<think>hmm</think>Yes.")
+    assert llm.invoke("?").content == "<think>hmm</think>Yes."  # gpt-oss: no tags expected
+
+
+@pytest.mark.parametrize("model", [MODEL, THINK_TAG_MODEL])
+def test_reasoning_as_standard_content_blocks(emu: TogetherEmulator, model: str) -> None:
+    text = "<think>think</think>Paris" if model == THINK_TAG_MODEL else "Paris"
+    reasoning = None if model == THINK_TAG_MODEL else "think"
+    v0 = ChatTogether(model=model, transport=emu.transport())
+    emu.reply(text, reasoning=reasoning)
+    blocks = v0.invoke("capital?").content_blocks
+    assert [(b["type"], b.get("reasoning") or b.get("text")) for b in blocks] == [
+        ("reasoning", "think"),
+        ("text", "Paris"),
+    ]
+    v1 = ChatTogether(model=model, transport=emu.transport(), output_version="v1")
+    emu.reply(text, reasoning=reasoning)
+    content = v1.invoke("capital?").content
+    assert isinstance(content, list)
+    assert [b["type"] for b in content if isinstance(b, dict)] == ["reasoning", "text"]
+    emu.reply(text, reasoning=reasoning)
+    streamed = merged(list(v1.stream("capital?"))).content_blocks
+    assert [(b["type"], b.get("reasoning") or b.get("text")) for b in streamed] == [
+        ("reasoning", "think"),
+        ("text", "Paris"),
+    ]
+
+
+# ------------------------------------------------------------------------ tools
 
 
 @tool
@@ -141,36 +338,58 @@ def get_time(city: str) -> str:
     return "noon"
 
 
-@pytest.mark.parametrize("style", ["delta", "choice_level", "finish_per_call"])
-def test_parallel_tool_calls_in_every_wire_form(
-    emu: TogetherEmulator, llm: ChatTogether, style: str
-) -> None:
-    calls = [
-        {"name": "get_weather", "arguments": {"city": "Paris"}},
-        {"name": "get_time", "arguments": {"city": "Rome"}},
-    ]
-    bound = llm.bind_tools([get_weather, get_time])
-    emu.reply(tool_calls=calls)
-    msg = bound.invoke("weather and time?")
+CALLS = [
+    {"name": "get_weather", "arguments": {"city": "Paris"}},
+    {"name": "get_time", "arguments": {"city": "Rome"}},
+]
+
+
+def test_parallel_tool_calls_on_invoke(emu: TogetherEmulator, llm: ChatTogether, mode: str) -> None:
+    emu.reply(tool_calls=CALLS)
+    msg = invoke(llm.bind_tools([get_weather, get_time]), "weather and time?", mode)
     assert [(c["name"], c["args"]) for c in msg.tool_calls] == [
         ("get_weather", {"city": "Paris"}),
         ("get_time", {"city": "Rome"}),
     ]
-    emu.reply(tool_calls=calls, tool_call_style=style)  # type: ignore[arg-type]
-    full = merged(list(bound.stream("weather and time?")))
+    assert all(c["id"] and c["id"].startswith("call_") for c in msg.tool_calls)
+    assert msg.response_metadata["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize("style", ["delta", "choice_level", "finish_per_call"])
+def test_parallel_tool_calls_in_every_stream_form(
+    emu: TogetherEmulator, llm: ChatTogether, mode: str, style: str
+) -> None:
+    emu.reply(tool_calls=CALLS, tool_call_style=style)  # type: ignore[arg-type]
+    chunks = stream(llm.bind_tools([get_weather, get_time]), "weather and time?", mode)
+    pieces = [tc for c in chunks for tc in c.tool_call_chunks]
+    assert {tc["index"] for tc in pieces} == {0, 1}  # choice-level index -1 gets real indexes
+    assert sum(1 for tc in pieces if tc["name"]) == 2  # names only on each call's first piece
+    full = merged(chunks)
     assert [(c["name"], c["args"]) for c in full.tool_calls] == [
         ("get_weather", {"city": "Paris"}),
         ("get_time", {"city": "Rome"}),
     ]
-    assert all(c["id"] for c in full.tool_calls)
+    assert all(c["id"] for c in full.tool_calls) and full.invalid_tool_calls == []
+    # Llama-3.1 repeats finish_reason once per call; it is reported once.
+    assert full.response_metadata["finish_reason"] == "tool_calls"
 
 
 def test_invalid_tool_json_becomes_invalid_tool_calls(
-    emu: TogetherEmulator, llm: ChatTogether
+    emu: TogetherEmulator, llm: ChatTogether, mode: str
 ) -> None:
-    emu.reply(tool_calls=[{"name": "get_weather", "arguments": '{"city": "Par'}])
-    msg = llm.bind_tools([get_weather]).invoke("weather?")
-    assert msg.tool_calls == [] and msg.invalid_tool_calls[0]["name"] == "get_weather"
+    bound = llm.bind_tools([get_weather])
+    bad = [{"name": "get_weather", "arguments": '{"city": Paris}'}]
+    emu.reply(tool_calls=bad)
+    msg = invoke(bound, "weather?", mode)
+    assert msg.tool_calls == []
+    assert msg.invalid_tool_calls[0]["name"] == "get_weather"
+    assert msg.invalid_tool_calls[0]["args"] == '{"city": Paris}'
+    assert msg.invalid_tool_calls[0]["error"]
+    # Streams: langchain-core parses the joined tool_call_chunks when merging (it repairs
+    # merely truncated JSON); arguments that are not JSON at all stay invalid there too.
+    emu.reply(tool_calls=bad)
+    full = merged(stream(bound, "weather?", mode))
+    assert full.tool_calls == [] and full.invalid_tool_calls[0]["args"] == '{"city": Paris}'
 
 
 @pytest.mark.parametrize(
@@ -182,6 +401,10 @@ def test_invalid_tool_json_becomes_invalid_tool_calls(
         ("required", "required"),
         ("get_weather", {"type": "function", "function": {"name": "get_weather"}}),
         (True, {"type": "function", "function": {"name": "get_weather"}}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"type": "function", "function": {"name": "get_weather"}},
+        ),
     ],
 )
 def test_tool_choice_forms(
@@ -190,145 +413,188 @@ def test_tool_choice_forms(
     llm.bind_tools([get_weather], tool_choice=choice, parallel_tool_calls=False).invoke("hi")
     body = sent(emu)
     assert body["tool_choice"] == wire and body["parallel_tool_calls"] is False
-    assert body["tools"][0]["function"]["name"] == "get_weather"
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Get the weather in a city.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+
+
+def test_tool_choice_errors_and_strict(emu: TogetherEmulator, llm: ChatTogether) -> None:
+    with pytest.raises(ValueError, match="exactly one tool"):
+        llm.bind_tools([get_weather, get_time], tool_choice=True)
+    with pytest.raises(ValueError, match="not one of the bound tools"):
+        llm.bind_tools([get_weather], tool_choice="get_time")
+    llm.bind_tools([get_weather], strict=True, tool_choice=False).invoke("hi")
+    body = sent(emu)
+    assert body["tools"][0]["function"]["strict"] is True and "tool_choice" not in body
 
 
 def test_tool_round_trip_messages(emu: TogetherEmulator, llm: ChatTogether) -> None:
     ai = AIMessage(
         "",
         tool_calls=[
-            {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1", "type": "tool_call"}
+            {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1", "type": "tool_call"},
+            {"name": "get_time", "args": {"city": "Rome"}, "id": "call_2", "type": "tool_call"},
         ],
     )
-    llm.invoke([HumanMessage("weather?"), ai, ToolMessage("sunny", tool_call_id="call_1")])
+    history: list[BaseMessage] = [
+        HumanMessage("weather?"),
+        ai,
+        ToolMessage("sunny", tool_call_id="call_1"),
+        ToolMessage([{"type": "text", "text": "noon"}], tool_call_id="call_2"),
+    ]
+    llm.invoke(history)
     messages = sent(emu)["messages"]
-    assert messages[1]["tool_calls"][0]["function"] == {
-        "name": "get_weather",
-        "arguments": '{"city": "Paris"}',
+    assert messages[1] == {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            },
+            {
+                "id": "call_2",
+                "type": "function",
+                "function": {"name": "get_time", "arguments": '{"city": "Rome"}'},
+            },
+        ],
     }
     assert messages[2] == {"role": "tool", "content": "sunny", "tool_call_id": "call_1"}
+    assert messages[3] == {"role": "tool", "content": "noon", "tool_call_id": "call_2"}
+
+
+def test_assistant_history_keeps_text_and_drops_only_reasoning(
+    emu: TogetherEmulator, llm: ChatTogether
+) -> None:
+    ai = AIMessage(
+        [
+            {"type": "reasoning", "reasoning": "private"},
+            {"type": "text", "text": "Let me check."},
+            {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "X"}},
+        ],
+        tool_calls=[{"name": "get_weather", "args": {"city": "X"}, "id": "call_1"}],
+    )
+    llm.invoke([HumanMessage("?"), ai, ToolMessage("ok", tool_call_id="call_1")])
+    assistant = sent(emu)["messages"][1]
+    assert assistant["content"] == "Let me check." and len(assistant["tool_calls"]) == 1
+    with pytest.raises(ValueError, match="no id"):
+        llm.invoke([AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": None}])])
+
+
+# ------------------------------------------------------------- structured output
 
 
 class Forecast(BaseModel):
+    """A weather forecast."""
+
     city: str
     days: int
 
 
+class ForecastDict(TypedDict):
+    """A weather forecast."""
+
+    city: str
+    days: int
+
+
+FORECAST_SCHEMA = {
+    "title": "Forecast",
+    "description": "A weather forecast.",
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+    "required": ["city", "days"],
+}
+
+
+@pytest.mark.parametrize("schema", [Forecast, ForecastDict, FORECAST_SCHEMA], ids=str)
 @pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
-def test_structured_output_methods(emu: TogetherEmulator, llm: ChatTogether, method: str) -> None:
+def test_structured_output_methods_and_schema_kinds(
+    emu: TogetherEmulator, llm: ChatTogether, method: str, schema: Any, mode: str
+) -> None:
     if method == "json_mode":
         emu.reply_json({"city": "Oslo", "days": 3})
-    result = llm.with_structured_output(Forecast, method=method).invoke("forecast?")  # type: ignore[arg-type]
-    assert isinstance(result, Forecast)
+    runnable = llm.with_structured_output(schema, method=method)  # type: ignore[arg-type]
+    result = invoke(runnable, "forecast?", mode)
+    if schema is Forecast:
+        assert isinstance(result, Forecast)
+        result = result.model_dump()
+    assert isinstance(result, dict) and set(result) == {"city", "days"}
+    assert isinstance(result["city"], str) and isinstance(result["days"], int)
     body = sent(emu)
+    name = "ForecastDict" if schema is ForecastDict else "Forecast"
     if method == "json_schema":
-        assert body["response_format"]["type"] == "json_schema"
-        assert body["response_format"]["json_schema"]["schema"]["required"] == ["city", "days"]
+        fmt = body["response_format"]
+        assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == name
+        assert fmt["json_schema"]["schema"]["required"] == ["city", "days"]
+        assert "tools" not in body
     elif method == "function_calling":
-        assert (
-            body["tool_choice"] == {"type": "function", "function": {"name": "Forecast"}}
-            and body["tools"]
-        )
+        assert body["tool_choice"] == {"type": "function", "function": {"name": name}}
+        assert body["tools"][0]["function"]["parameters"]["required"] == ["city", "days"]
     else:
-        assert body["response_format"] == {"type": "json_object"} and result.city == "Oslo"
+        assert body["response_format"] == {"type": "json_object"}
+        assert result == {"city": "Oslo", "days": 3}
 
 
-def test_structured_output_include_raw_reports_parsing_errors(
+def test_structured_output_default_method_follows_the_catalog(emu: TogetherEmulator) -> None:
+    ChatTogether(model=MODEL, transport=emu.transport()).with_structured_output(Forecast).invoke(
+        "?"
+    )
+    assert sent(emu)["response_format"]["type"] == "json_schema"
+    no_json_schema = ChatTogether(model="google/gemma-3n-E4B-it", transport=emu.transport())
+    no_json_schema.with_structured_output(Forecast).invoke("?")
+    assert "response_format" not in sent(emu) and sent(emu)["tools"]
+
+
+def test_structured_output_strict_and_untitled_schema(
     emu: TogetherEmulator, llm: ChatTogether
 ) -> None:
+    untitled = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
+    out = llm.with_structured_output(untitled, method="json_schema", strict=True).invoke("?")
+    assert isinstance(out, dict) and isinstance(out["x"], int)
+    fmt = sent(emu)["response_format"]["json_schema"]
+    assert fmt["strict"] is True and fmt["name"] == "response" and fmt["schema"] == untitled
+
+
+def test_structured_output_include_raw(emu: TogetherEmulator, llm: ChatTogether, mode: str) -> None:
+    runnable = llm.with_structured_output(Forecast, include_raw=True)
+    emu.reply_json({"city": "Oslo", "days": 3})
+    good = invoke(runnable, "forecast?", mode)
+    assert good["parsed"] == Forecast(city="Oslo", days=3) and good["parsing_error"] is None
+    assert isinstance(good["raw"], AIMessage)
     emu.reply("not json at all")
-    out = llm.with_structured_output(Forecast, include_raw=True).invoke("forecast?")
-    assert isinstance(out, dict) and out["parsed"] is None and out["parsing_error"] is not None
-    assert isinstance(out["raw"], AIMessage)
+    bad = invoke(runnable, "forecast?", mode)
+    assert bad["parsed"] is None and bad["parsing_error"] is not None
+    assert bad["raw"].content == "not json at all"
+    emu.reply("not json at all")
+    with pytest.raises(Exception, match=r"(?i)json"):
+        invoke(llm.with_structured_output(Forecast), "forecast?", mode)
 
 
-def test_images_by_url_and_base64_in_both_block_forms(emu: TogetherEmulator) -> None:
-    llm = ChatTogether(model="Qwen/Qwen2.5-VL-72B-Instruct", transport=emu.transport())
-    content: list[Any] = [
-        {"type": "text", "text": "describe"},
-        {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
-        {"type": "image", "url": "https://x/dog.png"},
-        {"type": "image", "base64": "AAAA", "mime_type": "image/png"},
-    ]
-    llm.invoke(
-        [
-            HumanMessage(content=content),
-        ]
-    )
-    parts = sent(emu)["messages"][0]["content"]
-    assert [p.get("image_url", {}).get("url") for p in parts[1:]] == [
-        "https://x/cat.png",
-        "https://x/dog.png",
-        "data:image/png;base64,AAAA",
-    ]
-    with pytest.raises(TypeError, match="Unsupported content block"):
-        llm.invoke([HumanMessage(content=[{"type": "hologram"}])])
+def test_structured_output_rejects_bad_arguments(llm: ChatTogether) -> None:
+    with pytest.raises(ValueError, match="needs a schema"):
+        llm.with_structured_output(None, method="json_schema")
+    with pytest.raises(ValueError, match="Unknown method"):
+        llm.with_structured_output(Forecast, method="xml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Unexpected"):
+        llm.with_structured_output(Forecast, bogus=1)
 
 
-def test_errors_are_ours_and_langchains(emu: TogetherEmulator, llm: ChatTogether) -> None:
-    bad = ChatTogether(model="no/such-model", transport=emu.transport(max_retries=0))
-    with pytest.raises(NotFoundError) as info:
-        bad.invoke("hi")
-    assert isinstance(info.value, ModelNotFoundError) and info.value.status_code == 404
-    emu.fail("status", status=429, retry_after=0)
-    with pytest.raises(ModelRateLimitError) as rate:
-        llm.invoke("hi")
-    assert isinstance(rate.value, RateLimitError)
-    with pytest.raises(ContextOverflowError):
-        ChatTogether(model="google/gemma-3n-E4B-it", transport=emu.transport(max_retries=0)).invoke(
-            "word " * 40_000
-        )
-
-
-def test_async_invoke_and_stream(emu: TogetherEmulator, llm: ChatTogether) -> None:
-    async def run() -> tuple[AIMessage, list[AIMessageChunk]]:
-        emu.reply("one")
-        msg = await llm.ainvoke("hi")
-        emu.reply("two words")
-        chunks = [c async for c in llm.astream("hi")]
-        return msg, chunks
-
-    msg, chunks = asyncio.run(run())
-    assert msg.content == "one" and merged(chunks).content == "two words"
-    assert merged(chunks).usage_metadata is not None
-
-
-def test_ls_params_profile_and_tokens(llm: ChatTogether) -> None:
-    params = llm._get_ls_params(model="other/model")
-    assert params["ls_provider"] == "together" and params["ls_model_name"] == "other/model"
-    assert llm.profile is not None and llm.profile["max_input_tokens"] == 131_072
-    unknown = ChatTogether(model="acme/unknown-vl-7b", api_key="k")
-    assert unknown.profile is not None and unknown.profile["image_inputs"] is True
-    assert llm.get_num_tokens_from_messages([HumanMessage("hello world " * 10)]) > 20
-
-
-def test_key_is_secret_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    key = "tgp_v1_VerySecretKeyValue"
-    llm = ChatTogether(model=MODEL, api_key=key)
-    assert key not in repr(llm) and key not in str(llm)
-    text = dumps(llm)
-    assert key not in text and "TOGETHER_API_KEY" in text
-    restored = loads(
-        text,
-        secrets_map={"TOGETHER_API_KEY": key},
-        valid_namespaces=["together_integrations"],
-        allowed_objects=[ChatTogether],
-    )
-    assert isinstance(restored, ChatTogether) and restored.model == MODEL
-    assert restored.api_key is not None and restored.api_key.get_secret_value() == key
-    assert key.encode() not in pickle.dumps(llm)
-    assert json.loads(text)["kwargs"]["model"] == MODEL
-
-
-def test_reasoning_as_v1_content_blocks(emu: TogetherEmulator) -> None:
-    llm = ChatTogether(model=MODEL, transport=emu.transport(), output_version="v1")
-    emu.reply("Paris", reasoning="think")
-    blocks = llm.invoke("capital?").content
-    assert isinstance(blocks, list)
-    assert [(b["type"], b.get("reasoning") or b.get("text")) for b in blocks] == [
-        ("reasoning", "think"),
-        ("text", "Paris"),
-    ]  # type: ignore[index, union-attr]
-    emu.reply("Paris", reasoning="think")
-    streamed = merged(list(llm.stream("capital?"))).content_blocks
-    assert [b["type"] for b in streamed] == ["reasoning", "text"]
+def test_request_json_is_the_same_for_sync_and_async(
+    emu: TogetherEmulator, llm: ChatTogether
+) -> None:
+    llm.invoke("same", temperature=0.1)
+    sync_body = json.dumps(sent(emu), sort_keys=True)
+    asyncio.run(llm.ainvoke("same", temperature=0.1))
+    assert json.dumps(sent(emu), sort_keys=True) == sync_body

@@ -8,9 +8,10 @@ forced tool calls). Nothing in the adapter knows about these tests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
@@ -45,7 +46,7 @@ class TestChatTogetherUnit(ChatModelUnitTests):
         strict=True,
         reason="load(allowed_objects='all') admits only classes listed in "
         "langchain_core.load.mapping, which cannot list a third-party namespace; the round "
-        "trip with allowed_objects=[ChatTogether] is tested in test_chat_models.py",
+        "trip with allowed_objects=[ChatTogether] is tested in test_chat_models_extra.py",
     )
     def test_serdes(self, model: Any, snapshot: Any) -> None:
         super().test_serdes(model, snapshot)
@@ -123,7 +124,23 @@ def script_standard_replies(emu: TogetherEmulator) -> None:
     )
 
 
+def _run(llm: ChatTogether, prompt: str, *, stream: bool) -> AIMessage:
+    if not stream:
+        return llm.invoke(prompt)
+    full: AIMessageChunk | None = None
+    for chunk in llm.stream(prompt):
+        full = chunk if full is None else full + chunk
+    assert full is not None
+    return AIMessage(
+        content=full.content,
+        usage_metadata=full.usage_metadata,
+        response_metadata=full.response_metadata,
+    )
+
+
 class TestChatTogetherIntegration(ChatModelIntegrationTests):
+    _emu: ClassVar[TogetherEmulator]
+
     @pytest.fixture(autouse=True)
     def _emulator(self) -> None:
         emu = TogetherEmulator()
@@ -147,6 +164,63 @@ class TestChatTogetherIntegration(ChatModelIntegrationTests):
         return True
 
     @property
+    def model_override_value(self) -> str:
+        return "openai/gpt-oss-20b"
+
+    @property
+    def supported_usage_metadata_details(
+        self,
+    ) -> dict[
+        Literal["invoke", "stream"],
+        list[
+            Literal[
+                "audio_input",
+                "audio_output",
+                "reasoning_output",
+                "cache_read_input",
+                "cache_creation_input",
+            ]
+        ],
+    ]:
+        # Together reports reasoning_tokens and cached_tokens inside ``usage``.
+        return {
+            "invoke": ["reasoning_output", "cache_read_input"],
+            "stream": ["reasoning_output", "cache_read_input"],
+        }
+
+    def _reasoning_model(self) -> ChatTogether:
+        return ChatTogether(
+            model="openai/gpt-oss-20b",
+            reasoning_effort="low",
+            transport=type(self)._emu.transport(max_retries=0),
+        )
+
+    def invoke_with_reasoning_output(self, *, stream: bool = False) -> AIMessage:
+        type(self)._emu.reply(
+            "391",
+            reasoning="17 * 23 = 17 * 20 + 17 * 3 = 340 + 51 = 391",
+            usage={
+                "prompt_tokens": 20,
+                "completion_tokens": 16,
+                "total_tokens": 36,
+                "reasoning_tokens": 12,
+            },
+        )
+        return _run(self._reasoning_model(), "What is 17 * 23?", stream=stream)
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        type(self)._emu.reply(
+            "Done.",
+            usage={
+                "prompt_tokens": 2048,
+                "completion_tokens": 2,
+                "total_tokens": 2050,
+                "cached_tokens": 1024,
+            },
+        )
+        return _run(self._reasoning_model(), "A long shared prefix. " * 100, stream=stream)
+
+    @property
     def has_structured_output(self) -> bool:
         return True
 
@@ -154,9 +228,14 @@ class TestChatTogetherIntegration(ChatModelIntegrationTests):
     def supports_json_mode(self) -> bool:
         return True
 
+    # supports_image_tool_message stays False: Together's API reference types tool-message
+    # content as a string. ChatTogether still converts images in ToolMessages (tested in
+    # test_chat_models_extra.py) for the vision models that accept them.
+
     @pytest.mark.xfail(
-        reason="downloads its test image from the internet; CI has no network. "
-        "Image parts are checked offline in test_chat_models.py"
+        strict=True,
+        reason="downloads its test image from the internet; the suite runs offline. "
+        "Image parts (URL and base64, every block form) are checked in test_chat_models_extra.py",
     )
     def test_image_inputs(self, model: Any) -> None:
         super().test_image_inputs(model)
