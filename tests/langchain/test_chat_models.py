@@ -598,3 +598,41 @@ def test_request_json_is_the_same_for_sync_and_async(
     sync_body = json.dumps(sent(emu), sort_keys=True)
     asyncio.run(llm.ainvoke("same", temperature=0.1))
     assert json.dumps(sent(emu), sort_keys=True) == sync_body
+
+
+def test_v1_stream_keeps_reasoning_text_and_each_tool_call_apart(
+    emu: TogetherEmulator, mode: str
+) -> None:
+    # LangChain numbers v1 stream blocks 0, 1, ... and merges equal indexes; tool-call pieces
+    # must not share index 0 with the reasoning block.
+    v1 = ChatTogether(model=MODEL, transport=emu.transport(), output_version="v1")
+    bound = v1.bind_tools([get_weather, get_time])
+    emu.reply("Checking.", reasoning="need both", tool_calls=CALLS)
+    full = merged(stream(bound, "weather and time?", mode))
+    content: list[Any] = full.content  # type: ignore[assignment]
+    assert isinstance(content, list)
+    assert [(b["type"], b.get("reasoning") or b.get("text") or b.get("args")) for b in content] == [
+        ("reasoning", "need both"),
+        ("text", "Checking."),
+        ("tool_call", {"city": "Paris"}),
+        ("tool_call", {"city": "Rome"}),
+    ]
+    # Sent back as history: text kept, reasoning and tool-call blocks carried by tool_calls.
+    bound.invoke(
+        [
+            HumanMessage("weather?"),
+            full,
+            ToolMessage("ok", tool_call_id=full.tool_calls[0]["id"] or ""),
+        ]
+    )
+    assistant = sent(emu)["messages"][1]
+    assert assistant["content"] == "Checking." and len(assistant["tool_calls"]) == 2
+
+
+def test_invalid_tool_calls_appear_in_content_blocks(
+    emu: TogetherEmulator, llm: ChatTogether
+) -> None:
+    emu.reply(tool_calls=[{"name": "get_weather", "arguments": "{oops"}])
+    blocks = llm.bind_tools([get_weather]).invoke("weather?").content_blocks
+    assert [b["type"] for b in blocks] == ["invalid_tool_call"]
+    assert blocks[0]["args"] == "{oops" and blocks[0]["error"]  # type: ignore[typeddict-item]

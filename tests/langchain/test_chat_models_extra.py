@@ -574,3 +574,62 @@ def test_errors_are_importable_for_users() -> None:
 
     assert issubclass(LCRateLimitError, together_integrations.RateLimitError)
     assert issubclass(LCRateLimitError, ModelRateLimitError)
+
+
+def _status_error(cls: type[Any], status: int, message: str, **kwargs: Any) -> Any:
+    return cls(message, status_code=status, request_id="req-1", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("error", "theirs", "retryable"),
+    [
+        (
+            _status_error(together_integrations.InsufficientCreditsError, 402, "no credits"),
+            ModelAPIError,
+            False,
+        ),
+        (_status_error(together_integrations.ConflictError, 409, "busy"), ModelAPIError, True),
+        (
+            _status_error(together_integrations.UnprocessableEntityError, 422, "bad"),
+            ModelInvalidRequestError,
+            False,
+        ),
+        (
+            _status_error(BadRequestError, 400, "x", code="context_length_exceeded"),
+            ContextOverflowError,
+            False,
+        ),
+        (
+            _status_error(BadRequestError, 400, "This model's maximum context length is 8192"),
+            ContextOverflowError,
+            False,
+        ),
+        (_status_error(together_integrations.APIStatusError, 418, "teapot"), ModelAPIError, True),
+        (
+            together_integrations.APIResponseValidationError("not JSON", status_code=200, body="<"),
+            ModelAPIError,
+            True,
+        ),
+    ],
+    ids=lambda x: type(x).__name__,
+)
+def test_every_error_class_has_a_langchain_twin(
+    error: Any, theirs: type[ModelError], retryable: bool
+) -> None:
+    from together_integrations.langchain._errors import to_langchain_error
+
+    dual = to_langchain_error(error)
+    assert isinstance(dual, type(error)) and isinstance(dual, theirs)
+    assert dual.__dict__ == error.__dict__ and str(dual) == str(error)
+    assert dual.is_retryable is retryable  # type: ignore[attr-defined]
+    assert to_langchain_error(dual) is dual
+    assert type(pickle.loads(pickle.dumps(dual))) is type(dual)
+
+
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    monkeypatch.setenv("TOGETHER_API_BASE", "https://proxy.test/v1")
+    llm = ChatTogether(model=MODEL)  # no key yet: building never fails or touches the network
+    assert llm.api_key is None and llm.base_url == "https://proxy.test/v1"
+    with pytest.raises(together_integrations.TogetherConfigError, match="TOGETHER_API_KEY"):
+        llm.invoke("hi")

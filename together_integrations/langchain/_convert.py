@@ -29,7 +29,9 @@ from langchain_core.messages import (
     ToolCall,
     ToolMessage,
 )
+from langchain_core.messages import content as types
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.block_translators import register_translator
 from langchain_core.messages.tool import tool_call_chunk
 
 from together_integrations._chat import ChatDeltaView
@@ -44,6 +46,9 @@ __all__ = [
     "convert_message_to_wire",
     "logprobs_to_dict",
     "message_from_result",
+    "register_content_translator",
+    "translate_content",
+    "translate_content_chunk",
     "usage_to_metadata",
 ]
 
@@ -340,3 +345,72 @@ def chunk_from_view(view: ChatDeltaView) -> AIMessageChunk:
         usage_metadata=usage_to_metadata(view.usage),
         id=view.id or None,
     )
+
+
+# ------------------------------------------------------- standard content blocks
+
+
+def _leading_blocks(message: AIMessage | AIMessageChunk) -> list[types.ContentBlock]:
+    if not isinstance(message.content, str):
+        # Content already holds blocks (v1 output, or built by hand): the generic parser
+        # in langchain-core reads those.
+        raise NotImplementedError
+    blocks: list[types.ContentBlock] = []
+    reasoning = message.additional_kwargs.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        blocks.append(types.ReasoningContentBlock(type="reasoning", reasoning=reasoning))
+    if message.content:
+        blocks.append(types.TextContentBlock(type="text", text=message.content))
+    return blocks
+
+
+def _call_blocks(message: AIMessage | AIMessageChunk) -> list[types.ContentBlock]:
+    blocks: list[types.ContentBlock] = [
+        types.ToolCall(type="tool_call", id=c.get("id"), name=c["name"], args=c["args"])
+        for c in message.tool_calls
+    ]
+    blocks.extend(
+        types.InvalidToolCall(
+            type="invalid_tool_call",
+            id=c.get("id"),
+            name=c.get("name"),
+            args=c.get("args"),
+            error=c.get("error"),
+        )
+        for c in message.invalid_tool_calls
+    )
+    return blocks
+
+
+def translate_content(message: AIMessage) -> list[types.ContentBlock]:
+    """``AIMessage.content_blocks`` for Together replies: reasoning, text, tool calls (valid
+    and invalid), in that order."""
+    return _leading_blocks(message) + _call_blocks(message)
+
+
+def translate_content_chunk(chunk: AIMessageChunk) -> list[types.ContentBlock]:
+    """``AIMessageChunk.content_blocks`` for Together stream chunks.
+
+    Tool-call pieces get ``lc_tc_<n>`` indexes: LangChain numbers the other blocks of a v1
+    stream 0, 1, ... and merges blocks with equal indexes, so a bare tool-call index 0
+    would fold the first call into the reasoning or text block.
+    """
+    blocks = _leading_blocks(chunk)
+    if chunk.chunk_position == "last":
+        return blocks + _call_blocks(chunk)
+    for piece in chunk.tool_call_chunks:
+        block = types.ToolCallChunk(
+            type="tool_call_chunk",
+            id=piece.get("id"),
+            name=piece.get("name"),
+            args=piece.get("args"),
+        )
+        if piece.get("index") is not None:
+            block["index"] = f"lc_tc_{piece['index']}"
+        blocks.append(block)
+    return blocks
+
+
+def register_content_translator() -> None:
+    """Register the translators above for ``model_provider == "together"``."""
+    register_translator(PROVIDER, translate_content, translate_content_chunk)

@@ -42,6 +42,7 @@ from together_integrations.langchain._convert import (
     chunk_from_view,
     convert_message_to_wire,
     message_from_result,
+    register_content_translator,
 )
 from together_integrations.langchain._errors import to_langchain_error
 from together_integrations.schemas import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -49,6 +50,8 @@ from together_integrations.schemas import ChatCompletion, ChatCompletionChunk, C
 __all__ = ["ChatTogether"]
 
 DEFAULT_CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+
+register_content_translator()
 
 CHARS_PER_TOKEN = 4
 """The offline token estimate: about four characters of English per token."""
