@@ -194,6 +194,9 @@ def test_aliases_of_langchain_together_are_accepted() -> None:
     assert llm.model == MODEL and llm.base_url == "https://example.test/v1"
     assert llm.api_key is not None and llm.api_key.get_secret_value() == "k"
     assert llm.timeout == 12
+    # Attribute spellings of langchain_together.ChatTogether keep working too.
+    assert llm.model_name == MODEL and llm.together_api_base == "https://example.test/v1"
+    assert llm.together_api_key is llm.api_key
 
 
 # ---------------------------------------------------------------- response side

@@ -63,6 +63,16 @@ class TogetherClientSettings(BaseModel):
 
     _transport_cache: tuple[Any, TogetherTransport] | None = PrivateAttr(default=None)
 
+    @property
+    def together_api_key(self) -> SecretStr | None:
+        """The API key (``langchain_together`` spelling of :attr:`api_key`)."""
+        return self.api_key
+
+    @property
+    def together_api_base(self) -> str | None:
+        """The base URL (``langchain_together`` spelling of :attr:`base_url`)."""
+        return self.base_url
+
     def __getstate__(self) -> dict[Any, Any]:
         # As with TogetherTransport, the key never travels in a pickle: an unpickled
         # instance reads TOGETHER_API_KEY in the process that loads it. Transports and

@@ -276,6 +276,11 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             raise ValueError(f"Pass {clash} as ChatTogether parameters, not in model_kwargs.")
         return self
 
+    @property
+    def model_name(self) -> str:
+        """The model id (``langchain_together.ChatTogether`` spelling of :attr:`model`)."""
+        return self.model
+
     # ------------------------------------------------------------ LangChain hooks
 
     @property
