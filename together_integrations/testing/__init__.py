@@ -2,12 +2,49 @@
 
 >>> from together_integrations.testing import TogetherEmulator
 >>> emu = TogetherEmulator()
->>> transport = emu.transport()          # a TogetherTransport answering in-process
+>>> client = emu.http_client()          # an httpx.Client answered in-process, no sockets
+>>> with emu.serve() as server:         # the same emulator on http://127.0.0.1:<port>/v1
+...     base_url = server.base_url
+
+vcrpy and PyYAML are only imported when a cassette is serialized.
 """
 
 from __future__ import annotations
 
-from .emulator import EmulatedRequest, EmulatedResponse, TogetherEmulator
+from ._schema import example_for_schema
+from .cassettes import (
+    TogetherYamlSerializer,
+    find_secrets,
+    json_body_matcher,
+    make_vcr,
+    register,
+    vcr_config,
+)
+from .emulator import (
+    DEFAULT_MODELS,
+    EmulatedRequest,
+    EmulatedResponse,
+    EmulatorTransport,
+    TogetherEmulator,
+    embed_text,
+    overlap_score,
+)
 from .server import EmulatorServer
 
-__all__ = ["EmulatedRequest", "EmulatedResponse", "EmulatorServer", "TogetherEmulator"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "EmulatedRequest",
+    "EmulatedResponse",
+    "EmulatorServer",
+    "EmulatorTransport",
+    "TogetherEmulator",
+    "TogetherYamlSerializer",
+    "embed_text",
+    "example_for_schema",
+    "find_secrets",
+    "json_body_matcher",
+    "make_vcr",
+    "overlap_score",
+    "register",
+    "vcr_config",
+]

@@ -1,26 +1,47 @@
 """vcrpy configuration for recording Together traffic: secrets scrubbed, bodies readable.
 
-Used through pytest-recording: the plugin registers the ``together-yaml`` serializer and
-offers the ``together_vcr_config`` fixture; a project's ``conftest.py`` sets
-``vcr_config = together_vcr_config`` (or merges it into its own).
+Used through pytest-recording: the plugin registers the ``together-yaml`` serializer and the
+``together_json_body`` matcher on every VCR (``pytest_recording_configure``), and offers the
+``together_vcr_config`` fixture; a project's ``conftest.py`` opts in with::
+
+    @pytest.fixture
+    def vcr_config(together_vcr_config):
+        return together_vcr_config
+
+Without pytest-recording, :func:`make_vcr` builds a configured ``vcr.VCR``.
 
 * ``authorization`` and every other secret-bearing header and query parameter are removed;
 * volatile response headers (dates, Cloudflare ids, timing headers) are dropped;
-* JSON bodies are stored as YAML structures and SSE bodies as literal text blocks;
+* JSON bodies are stored as YAML structures and SSE bodies as literal text blocks, and are
+  turned back into the exact recorded bytes on replay;
 * requests match on method, path and body (JSON compared parsed, so key order is free);
-* each cassette says whether it was recorded against the live API or the emulator.
+* each cassette says whether it was recorded against the live API or the emulator
+  (``recorded_against: live | emulator``; loopback hosts are the emulator).
+
+vcrpy and PyYAML are imported lazily: importing this module needs neither.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["SERIALIZER_NAME", "json_body_matcher", "register", "vcr_config"]
+__all__ = [
+    "MATCHER_NAME",
+    "SERIALIZER_NAME",
+    "find_secrets",
+    "json_body_matcher",
+    "make_vcr",
+    "register",
+    "vcr_config",
+]
 
 SERIALIZER_NAME = "together-yaml"
+MATCHER_NAME = "together_json_body"
 SECRET_HEADERS = [
     "authorization",
     "proxy-authorization",
@@ -29,26 +50,40 @@ SECRET_HEADERS = [
     "cookie",
     "set-cookie",
     "x-together-api-key",
+    "openai-api-key",
 ]
-SECRET_QUERY = ["api_key", "key", "token", "access_token"]
-VOLATILE_RESPONSE_HEADERS = {
-    "date",
-    "cf-ray",
-    "cf-cache-status",
-    "etag",
-    "set-cookie",
-    "x-api-received",
-    "x-api-call-start",
-    "x-api-call-end",
-    "x-amzn-trace-id",
-    "strict-transport-security",
-    "alt-svc",
-    "nel",
-    "report-to",
-    "server",
-    "vary",
+SECRET_QUERY = ["api_key", "apikey", "key", "token", "access_token"]
+VOLATILE_RESPONSE_HEADERS = frozenset(
+    {
+        "date",
+        "cf-ray",
+        "cf-cache-status",
+        "etag",
+        "set-cookie",
+        "x-api-received",
+        "x-api-call-start",
+        "x-api-call-end",
+        "x-amzn-trace-id",
+        "strict-transport-security",
+        "alt-svc",
+        "nel",
+        "report-to",
+        "server",
+        "vary",
+        "access-control-allow-origin",
+    }
+)
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1", "0.0.0.0")
+
+# Encodings tried, in order, to find one that reproduces a JSON body byte for byte.
+_JSON_STYLES: dict[str, dict[str, Any]] = {
+    "compact": {"separators": (",", ":"), "ensure_ascii": False},
+    "indent2": {"indent": 2, "ensure_ascii": False},
+    "python": {"ensure_ascii": False},
+    "compact-ascii": {"separators": (",", ":")},
+    "indent2-ascii": {"indent": 2},
+    "python-ascii": {},
 }
-_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
 
 
 def _drop_volatile(response: dict[str, Any]) -> dict[str, Any]:
@@ -59,19 +94,23 @@ def _drop_volatile(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _parsed(body: Any) -> Any:
+    raw = body.read() if hasattr(body, "read") else body
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(raw) if raw else None
+    except (TypeError, ValueError):
+        return raw
+
+
 def json_body_matcher(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: bodies equal as parsed JSON (or as bytes when not JSON)."""
+    """vcrpy matcher: bodies equal as parsed JSON (or as text when not JSON).
 
-    def parsed(body: Any) -> Any:
-        raw = body.read() if hasattr(body, "read") else body
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", errors="replace")
-        try:
-            return json.loads(raw) if raw else None
-        except (TypeError, ValueError):
-            return raw
-
-    if parsed(r1.body) != parsed(r2.body):
+    Raises:
+        AssertionError: When the bodies differ (vcrpy's matcher protocol).
+    """
+    if _parsed(r1.body) != _parsed(r2.body):
         raise AssertionError("request bodies differ")
 
 
@@ -79,27 +118,88 @@ def _yaml_suffix(path: str) -> str:
     return path if path.endswith(".yaml") else path + ".yaml"
 
 
-def vcr_config() -> dict[str, Any]:
+def vcr_config(*, record_mode: str | None = None) -> dict[str, Any]:
     """The vcrpy keyword arguments for Together cassettes.
 
-    The record mode is left to pytest-recording's ``--record-mode`` (default ``none``).
+    Args:
+        record_mode: Left out by default, so pytest-recording's ``--record-mode`` decides
+            (its default is ``none``: replay only). A value set here wins over the command
+            line, which would make re-recording impossible.
+
+    Returns:
+        A dict for pytest-recording's ``vcr_config`` fixture or ``vcr.VCR(**...)``.
     """
-    return {
+    config: dict[str, Any] = {
         "serializer": SERIALIZER_NAME,
-        "filter_headers": SECRET_HEADERS,
-        "filter_query_parameters": SECRET_QUERY,
+        "filter_headers": list(SECRET_HEADERS),
+        "filter_query_parameters": list(SECRET_QUERY),
         "before_record_response": _drop_volatile,
-        "match_on": ["method", "path", "together_json_body"],
+        "match_on": ["method", "path", MATCHER_NAME],
         "path_transformer": _yaml_suffix,
         "decode_compressed_response": True,
     }
+    if record_mode is not None:
+        config["record_mode"] = record_mode
+    return config
 
 
-class _Serializer:
-    """YAML with readable bodies; round-trips to the bytes vcrpy expects."""
+def make_vcr(cassette_library_dir: str | Path, *, record_mode: str = "none") -> Any:
+    """A ``vcr.VCR`` with the Together config and serializer, for use without pytest-recording.
+
+    Args:
+        cassette_library_dir: Where cassettes live.
+        record_mode: vcrpy record mode; ``none`` (replay only) unless told otherwise.
+
+    Returns:
+        A configured ``vcr.VCR``; ``with my_vcr.use_cassette("name"): ...``.
+    """
+    import vcr
+
+    config = vcr_config(record_mode=record_mode)
+    config.pop("serializer")
+    recorder = vcr.VCR(cassette_library_dir=str(cassette_library_dir), **config)
+    register(recorder)
+    recorder.serializer = SERIALIZER_NAME
+    return recorder
+
+
+def _encode_json(text: str) -> dict[str, Any] | None:
+    """``{"json": value, "style": name}`` when a style reproduces ``text`` exactly."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    for name, options in _JSON_STYLES.items():
+        for trailer in ("", "\n"):
+            if json.dumps(value, **options) + trailer == text:
+                out: dict[str, Any] = {"json": value, "style": name}
+                if trailer:
+                    out["trailing_newline"] = True
+                return out
+    return None
+
+
+def _decode_json(stored: dict[str, Any]) -> str:
+    options = _JSON_STYLES.get(stored.get("style", "python"), {})
+    text = json.dumps(stored["json"], **options)
+    return text + ("\n" if stored.get("trailing_newline") else "")
+
+
+def _content_type(headers: dict[str, Any]) -> str:
+    return " ".join(
+        str(v)
+        for k, vs in (headers or {}).items()
+        if k.lower() == "content-type"
+        for v in (vs if isinstance(vs, list) else [vs])
+    )
+
+
+class TogetherYamlSerializer:
+    """vcrpy serializer: YAML with readable bodies that round-trip to the exact bytes."""
 
     @staticmethod
     def serialize(data: dict[str, Any]) -> str:
+        """Cassette dict (vcrpy's format) → YAML text."""
         import yaml
 
         hosts = set()
@@ -108,24 +208,20 @@ class _Serializer:
             request = dict(item["request"])
             hosts.add(urlsplit(request.get("uri", "")).netloc)
             body = request.pop("body", None)
-            if body:
-                try:
-                    request["body_json"] = json.loads(body)
-                except (TypeError, ValueError):
-                    request["body"] = body
+            encoded = _encode_json(body) if isinstance(body, str) else None
+            if encoded is not None:
+                request["body_json"] = encoded
+            else:
+                request["body"] = body
             response = dict(item["response"])
-            text = (response.get("body") or {}).get("string")
-            ctype = " ".join(
-                v
-                for k, vs in (response.get("headers") or {}).items()
-                if k.lower() == "content-type"
-                for v in vs
-            )
-            if text and "json" in ctype:
-                with contextlib.suppress(ValueError):
-                    response["body"] = {"json": json.loads(text)}
-            elif text and "event-stream" in ctype:
-                response["body"] = {"sse": text}
+            raw = (response.get("body") or {}).get("string")
+            ctype = _content_type(response.get("headers") or {})
+            if isinstance(raw, str) and raw and "json" in ctype:
+                stored = _encode_json(raw)
+                if stored is not None:
+                    response["body"] = stored
+            elif isinstance(raw, str) and raw and "event-stream" in ctype:
+                response["body"] = {"sse": raw}
             interactions.append({"request": request, "response": response})
         live = any(h and not h.startswith(_LOOPBACK) for h in hosts)
         doc = {
@@ -133,10 +229,11 @@ class _Serializer:
             "version": data.get("version", 1),
             "interactions": interactions,
         }
-        return yaml.dump(doc, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+        return str(yaml.dump(doc, Dumper=_dumper(), allow_unicode=True, sort_keys=False, width=100))
 
     @staticmethod
     def deserialize(text: str) -> dict[str, Any]:
+        """YAML text → cassette dict (vcrpy's format), bodies restored byte for byte."""
         import yaml
 
         doc = yaml.safe_load(text) or {}
@@ -144,39 +241,93 @@ class _Serializer:
         for item in doc.get("interactions", []):
             request = dict(item["request"])
             if "body_json" in request:
-                request["body"] = json.dumps(request.pop("body_json"))
+                stored = request.pop("body_json")
+                request["body"] = _decode_json(stored) if "style" in stored else json.dumps(stored)
             request.setdefault("body", None)
             response = dict(item["response"])
             body = response.get("body") or {}
             if "json" in body:
-                response["body"] = {"string": json.dumps(body["json"])}
+                response["body"] = {"string": _decode_json(body)}
             elif "sse" in body:
                 response["body"] = {"string": body["sse"]}
             interactions.append({"request": request, "response": response})
         return {"version": doc.get("version", 1), "interactions": interactions}
 
 
-def _make_dumper() -> Any:
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        pass
-
-    def text(dumper: Any, value: str) -> Any:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    Dumper.add_representer(str, text)
-    return Dumper
+_Serializer = TogetherYamlSerializer
+_DUMPER: Any = None
 
 
-_Dumper: Any = None
+def _dumper() -> Any:
+    global _DUMPER
+    if _DUMPER is None:
+        import yaml
+
+        class Dumper(yaml.SafeDumper):
+            pass
+
+        def text(dumper: Any, value: str) -> Any:
+            # Multi-line text (SSE streams, HTML pages) as literal blocks: readable diffs.
+            style = "|" if "\n" in value else None
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+        Dumper.add_representer(str, text)
+        _DUMPER = Dumper
+    return _DUMPER
 
 
 def register(vcr: Any) -> None:
     """Register the serializer and the body matcher on a ``vcr.VCR`` instance."""
-    global _Dumper
-    if _Dumper is None:
-        _Dumper = _make_dumper()
-    vcr.register_serializer(SERIALIZER_NAME, _Serializer)
-    vcr.register_matcher("together_json_body", json_body_matcher)
+    vcr.register_serializer(SERIALIZER_NAME, TogetherYamlSerializer)
+    vcr.register_matcher(MATCHER_NAME, json_body_matcher)
+
+
+# ------------------------------------------------------------------ secret scanning
+
+_PLACEHOLDER = (
+    r"(?!\*|<|\{|\$|REDACTED|redacted|test|fake|dummy|offline|replay|emulator|example|xxx)"
+)
+_SECRET_PATTERNS = [
+    re.compile(r"Bearer\s+" + _PLACEHOLDER + r"[A-Za-z0-9_\-\.=+/]{16,}"),
+    re.compile(r"tgp_v1_[A-Za-z0-9_\-]{8,}"),
+    re.compile(
+        r"(?i)(api[_-]?key|authorization|x-api-key|secret|access[_-]?token|password)"
+        r"[\"']?\s*[:=]\s*(?:-\s*)?[\"']?(?:Bearer\s+)?"
+        + _PLACEHOLDER
+        + r"(?:[A-Fa-f0-9]{40,}|[A-Za-z0-9_\-+/=]{32,})"
+    ),
+]
+
+
+def find_secrets_in_text(text: str) -> list[tuple[int, str]]:
+    """``(line number, match)`` for each thing in ``text`` that looks like an API key."""
+    hits: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for pattern in _SECRET_PATTERNS:
+            hits.extend((number, m.group(0)) for m in pattern.finditer(line))
+    return hits
+
+
+def find_secrets(paths: Iterable[str | Path]) -> list[tuple[Path, int]]:
+    """Scan files (directories recursively) for anything that looks like an API key.
+
+    Looks for ``Bearer <16+ chars>``, Together keys (``tgp_v1_…``) and long hex or
+    base64-looking tokens after ``api_key``/``authorization``-like names. Obvious
+    placeholders (``<…>``, ``{…}``, ``REDACTED``, ``test``, ``fake``…) are ignored.
+
+    Args:
+        paths: Files or directories.
+
+    Returns:
+        ``(path, line number)`` for every hit, sorted.
+    """
+    found: set[tuple[Path, int]] = set()
+    for root in paths:
+        root = Path(root)
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            if not path.exists():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found.update((path, line) for line, _ in find_secrets_in_text(text))
+    return sorted(found)

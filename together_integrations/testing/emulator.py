@@ -4,12 +4,16 @@ The request handling is written once, as :meth:`TogetherEmulator.handle` (method
 headers, body bytes → :class:`EmulatedResponse` with a possibly incremental body); two
 front-ends serve it: an in-process httpx transport (:meth:`TogetherEmulator.httpx_transport`,
 no sockets) and a loopback HTTP server (:meth:`TogetherEmulator.serve`).
+
+Bodies are built as plain dicts and encoded the way the server does it: non-stream JSON is
+indented by two spaces, SSE events are compact ``data: {...}`` lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as _dt
 import hashlib
 import json
 import math
@@ -19,14 +23,42 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-__all__ = ["EmulatedRequest", "EmulatedResponse", "TogetherEmulator"]
+from ._schema import example_for_schema
+
+if TYPE_CHECKING:
+    from .server import EmulatorServer
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "Dialect",
+    "EmulatedRequest",
+    "EmulatedResponse",
+    "EmulatorTransport",
+    "FaultKind",
+    "LogprobsFormat",
+    "TogetherEmulator",
+    "ToolCallStyle",
+    "embed_text",
+    "example_for_schema",
+    "overlap_score",
+]
 
 Dialect = Literal["modern", "legacy", "openai"]
+ToolCallStyle = Literal["delta", "choice_level", "finish_per_call"]
+LogprobsFormat = Literal["together", "openai"]
+FaultKind = Literal[
+    "status", "connection_reset", "cut_stream", "invalid_json", "slow_first_byte", "slow_stream"
+]
 Predicate = Callable[[dict[str, Any]], bool]
+
+DEFAULT_BASE_URL = "https://api.together.xyz/v1"
+DEFAULT_CREATED = 1780235474
+"""A fixed ``created`` timestamp, so recordings of the emulator are byte-stable."""
 
 DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     "meta-llama/Llama-3.3-70B-Instruct-Turbo": {"type": "chat", "context_length": 131072},
@@ -60,25 +92,71 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     "openai/whisper-large-v3": {"type": "transcribe", "context_length": 0},
     "cartesia/sonic": {"type": "audio", "context_length": 0},
 }
+"""The model catalogue: id → ``type``, ``context_length``, and optionally ``vision`` (accepts
+image parts), ``dims`` (embedding size) and ``matryoshka`` (honours ``dimensions``)."""
 
 _ROLES = {"system", "user", "assistant", "tool", "function", "developer"}
 _WORD = re.compile(r"[a-z0-9]+")
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_JSON = "application/json; charset=utf-8"
+_SSE = "text/event-stream;charset=utf-8"
+_FAULTS = frozenset(
+    {"status", "connection_reset", "cut_stream", "invalid_json", "slow_first_byte", "slow_stream"}
+)
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    520: "Web server is returning an unknown error",
+    524: "A timeout occurred",
+}
+_RATE_LIMIT_MESSAGE = (
+    "Request was rejected due to request rate limiting. Your rate limits are 60 RPM (1 QPS) "
+    "and 60000 TPM (1000 TPS). See details: https://docs.together.ai/docs/rate-limits"
+)
 
 
 @dataclass
 class EmulatedRequest:
-    """A request the emulator received (the authorization header is redacted)."""
+    """A request the emulator received (the authorization header is redacted).
+
+    Attributes:
+        method: HTTP method.
+        path: URL path without the query string, e.g. ``/v1/chat/completions``.
+        headers: Lower-cased header names; ``authorization`` reads ``<redacted>``.
+        json: The parsed JSON body, or None.
+        form: Multipart form fields (file parts as bytes).
+        query: The raw query string ("" when none).
+    """
 
     method: str
     path: str
     headers: dict[str, str]
     json: Any = None
     form: dict[str, Any] = field(default_factory=dict)
+    query: str = ""
 
 
 @dataclass
 class EmulatedResponse:
-    """What to answer: status, headers, and a body that may arrive piece by piece."""
+    """What to answer: status, headers, and a body that may arrive piece by piece.
+
+    Attributes:
+        status: HTTP status code.
+        headers: Response headers (without content-length / transfer-encoding).
+        body: The whole body, when ``chunks`` is None.
+        chunks: The body as pieces written and flushed one by one (SSE events).
+        delay_first: Seconds to wait before the status line and headers.
+        delay_each: Seconds to wait before each chunk.
+        reset_after: Break the connection after this many chunks (None: finish normally).
+        reset_before_headers: Break the connection before sending anything.
+    """
 
     status: int
     headers: dict[str, str]
@@ -87,20 +165,25 @@ class EmulatedResponse:
     delay_first: float = 0.0
     delay_each: float = 0.0
     reset_after: int | None = None
-    """Break the connection after this many chunks (None: finish normally)."""
+    reset_before_headers: bool = False
+
+    def pieces(self) -> list[bytes]:
+        """The body as the list of pieces a front-end writes."""
+        return self.chunks if self.chunks is not None else [self.body]
 
 
 @dataclass
 class _Reply:
-    text: str | None
-    reasoning: str | None
-    tool_calls: list[dict[str, Any]] | None
-    finish_reason: str | None
-    usage: dict[str, int] | None
-    dialect: Dialect | None
-    tool_call_style: str | None
-    when: Predicate | None
-    times: int | None
+    text: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+    dialect: Dialect | None = None
+    tool_call_style: ToolCallStyle | None = None
+    logprobs_format: LogprobsFormat | None = None
+    when: Predicate | None = None
+    times: int | None = 1
 
 
 @dataclass
@@ -111,17 +194,51 @@ class _Fault:
     options: dict[str, Any]
 
 
+@dataclass
+class _Call:
+    id: str
+    name: str
+    arguments: str
+
+
+def _pretty(value: Any) -> bytes:
+    return json.dumps(value, indent=2, ensure_ascii=False).encode()
+
+
+def _event(value: Any) -> bytes:
+    return (
+        b"data: " + json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    )
+
+
+_DONE = b"data: [DONE]\n\n"
+
+
 class TogetherEmulator:
-    """A scriptable Together API on loopback or in-process.
+    """A scriptable Together API, served in-process (httpx transport) or on loopback.
 
     Args:
         dialect: Stream format: ``"modern"`` (separate usage chunk, reasoning deltas),
             ``"legacy"`` (usage in the finish chunk, ``finish_reason: "eos"``) or
-            ``"openai"`` (vLLM passthrough: no usage at all).
+            ``"openai"`` (vLLM passthrough: ``chatcmpl-`` ids, no usage at all).
         api_key: When set, requests must carry ``Authorization: Bearer <api_key>`` (401 otherwise).
-        models: Model id → ``{"type", "context_length", ...}``; unknown models answer 404.
-        seed: Makes ids, seeds and vectors reproducible.
-        stream_chunk_chars: Approximate characters per streamed content chunk.
+        models: Model id → ``{"type", "context_length", ...}`` (see :data:`DEFAULT_MODELS`);
+            unknown models answer 404 ``model_not_available``.
+        seed: Makes ids, seeds and tool-call ids reproducible.
+        stream_chunk_chars: Characters per streamed content chunk.
+        logprobs_format: Non-stream ``logprobs`` shape: ``"together"`` (``tokens``,
+            ``token_logprobs``, ``token_ids``) or ``"openai"`` (``content: [...]``).
+        created: The ``created`` timestamp of every response; None uses the clock.
+
+    Example:
+        >>> emu = TogetherEmulator()
+        >>> _ = emu.reply("Paris")
+        >>> with emu.http_client() as client:
+        ...     r = client.post("/chat/completions", json={
+        ...         "model": "openai/gpt-oss-20b",
+        ...         "messages": [{"role": "user", "content": "Capital of France?"}]})
+        >>> r.json()["choices"][0]["message"]["content"]
+        'Paris'
     """
 
     def __init__(
@@ -132,17 +249,25 @@ class TogetherEmulator:
         models: dict[str, dict[str, Any]] | None = None,
         seed: int = 7,
         stream_chunk_chars: int = 8,
+        logprobs_format: LogprobsFormat = "together",
+        created: int | None = DEFAULT_CREATED,
     ) -> None:
+        if dialect not in ("modern", "legacy", "openai"):
+            raise ValueError(f"Unknown dialect {dialect!r}; use 'modern', 'legacy' or 'openai'.")
         self.dialect: Dialect = dialect
         self.api_key = api_key
-        self.models = dict(DEFAULT_MODELS if models is None else models)
-        self.stream_chunk_chars = stream_chunk_chars
+        self.models = {
+            k: dict(v) for k, v in (DEFAULT_MODELS if models is None else models).items()
+        }
+        self.stream_chunk_chars = max(1, stream_chunk_chars)
+        self.logprobs_format: LogprobsFormat = logprobs_format
+        self.created = created
         self.requests: list[EmulatedRequest] = []
         self._seed = seed
         self._rng = random.Random(seed)
         self._replies: list[_Reply] = []
         self._faults: list[_Fault] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- scripting
 
@@ -155,55 +280,82 @@ class TogetherEmulator:
         finish_reason: str | None = None,
         usage: dict[str, int] | None = None,
         dialect: Dialect | None = None,
-        tool_call_style: Literal["delta", "choice_level", "finish_per_call"] | None = None,
+        tool_call_style: ToolCallStyle | None = None,
+        logprobs_format: LogprobsFormat | None = None,
         when: Predicate | None = None,
         times: int | None = 1,
     ) -> TogetherEmulator:
-        """Queue what the model answers to the next matching chat/completions request.
+        """Queue what the model answers to the next matching chat or completions request.
 
-        ``tool_calls`` items are ``{"name": ..., "arguments": dict | str, "id": optional}``.
-        Replies with ``when`` are matched first; the others are used in order. ``times=None``
-        keeps the reply forever.
+        Args:
+            text: The answer text (``<think>…</think>`` is just text, as Qwen3 sends it).
+            reasoning: Reasoning text: ``message.reasoning`` / ``delta.reasoning``.
+            tool_calls: Items ``{"name": str, "arguments": dict | str, "id": optional str}``;
+                a str is sent verbatim (even if it is not valid JSON).
+            finish_reason: Overrides the natural one (``stop``/``eos``, ``tool_calls``, ``length``).
+            usage: ``prompt_tokens``/``completion_tokens``/``total_tokens`` to report.
+            dialect: Stream dialect for this reply only.
+            tool_call_style: ``"delta"`` (default), ``"choice_level"`` (Qwen3-Coder: complete
+                calls at choice level with ``index: -1``) or ``"finish_per_call"`` (Llama-3.1:
+                OpenAI chunks, ``finish_reason`` with each call's last fragment, no usage).
+            logprobs_format: Non-stream logprobs shape for this reply only.
+            when: A predicate on the parsed request body; such replies are matched first.
+            times: How many requests this reply answers; None answers forever.
+
+        Returns:
+            The emulator, for chaining.
         """
+        if tool_call_style not in (None, "delta", "choice_level", "finish_per_call"):
+            raise ValueError(f"Unknown tool_call_style {tool_call_style!r}.")
+        for call in tool_calls or []:
+            if "name" not in call or "arguments" not in call:
+                raise ValueError("Each tool call needs a 'name' and 'arguments'.")
         with self._lock:
             self._replies.append(
                 _Reply(
-                    text,
-                    reasoning,
-                    tool_calls,
-                    finish_reason,
-                    usage,
-                    dialect,
-                    tool_call_style,
-                    when,
-                    times,
+                    text=text,
+                    reasoning=reasoning,
+                    tool_calls=tool_calls,
+                    finish_reason=finish_reason,
+                    usage=usage,
+                    dialect=dialect,
+                    tool_call_style=tool_call_style,
+                    logprobs_format=logprobs_format,
+                    when=when,
+                    times=times,
                 )
             )
         return self
 
     def reply_json(self, value: Any, **kwargs: Any) -> TogetherEmulator:
-        """Queue a reply whose text is ``value`` as JSON."""
+        """Queue a reply whose text is ``value`` encoded as JSON (same options as :meth:`reply`)."""
         return self.reply(json.dumps(value), **kwargs)
 
     def fail(
-        self, kind: str, *, times: int | None = 1, when: Predicate | None = None, **options: Any
+        self,
+        kind: FaultKind,
+        *,
+        times: int | None = 1,
+        when: Predicate | None = None,
+        **options: Any,
     ) -> TogetherEmulator:
-        """Inject a fault into the next matching request(s).
+        """Inject a fault into the next matching request(s); faults are consumed in order.
 
-        Kinds: ``status`` (``status=429``, ``retry_after=``, ``retry_after_ms=``, ``html=True``,
-        ``message=``), ``connection_reset``, ``cut_stream`` (``after=N`` chunks),
-        ``invalid_json``, ``slow_first_byte`` (``delay=`` s), ``slow_stream`` (``delay=`` s per chunk).
+        Kinds and options:
+            ``status``: ``status=500`` (any code), ``retry_after=`` seconds, ``retry_after_ms=``,
+            ``html=True`` (a proxy's HTML page), ``message=``. 429 answers carry the real body
+            and ``x-ratelimit: true`` / ``x-ratelimit-remaining: 0``.
+            ``connection_reset``: the connection drops before any response.
+            ``cut_stream``: ``after=N`` body chunks, then the connection drops (no ``[DONE]``).
+            ``invalid_json``: 200 with a body that is not JSON.
+            ``slow_first_byte``: ``delay=`` seconds before the headers.
+            ``slow_stream``: ``delay=`` seconds before each chunk.
+
+        Returns:
+            The emulator, for chaining.
         """
-        known = {
-            "status",
-            "connection_reset",
-            "cut_stream",
-            "invalid_json",
-            "slow_first_byte",
-            "slow_stream",
-        }
-        if kind not in known:
-            raise ValueError(f"Unknown fault {kind!r}; use one of {sorted(known)}.")
+        if kind not in _FAULTS:
+            raise ValueError(f"Unknown fault {kind!r}; use one of {sorted(_FAULTS)}.")
         with self._lock:
             self._faults.append(_Fault(kind, when, times, options))
         return self
@@ -214,6 +366,11 @@ class TogetherEmulator:
             self.requests.clear()
             self._replies.clear()
             self._faults.clear()
+
+    @property
+    def pending_replies(self) -> int:
+        """How many scripted replies are still queued."""
+        return len(self._replies)
 
     def _take(self, queue: list[Any], body: dict[str, Any]) -> Any:
         with self._lock:
@@ -231,16 +388,18 @@ class TogetherEmulator:
 
     # ------------------------------------------------------------ front-ends
 
-    def httpx_transport(self) -> _EmulatorTransport:
+    def httpx_transport(self) -> EmulatorTransport:
         """An httpx transport (sync and async) that answers in-process, with no sockets."""
-        return _EmulatorTransport(self)
+        return EmulatorTransport(self)
 
     def http_client(self, **kwargs: Any) -> httpx.Client:
-        """An ``httpx.Client`` bound to :meth:`httpx_transport`."""
+        """An ``httpx.Client`` on :meth:`httpx_transport` (``base_url`` defaults to Together's)."""
+        kwargs.setdefault("base_url", DEFAULT_BASE_URL)
         return httpx.Client(transport=self.httpx_transport(), **kwargs)
 
     def async_http_client(self, **kwargs: Any) -> httpx.AsyncClient:
-        """An ``httpx.AsyncClient`` bound to :meth:`httpx_transport`."""
+        """An ``httpx.AsyncClient`` on :meth:`httpx_transport` (``base_url`` as above)."""
+        kwargs.setdefault("base_url", DEFAULT_BASE_URL)
         return httpx.AsyncClient(transport=self.httpx_transport(), **kwargs)
 
     def transport(self, **kwargs: Any) -> Any:
@@ -252,34 +411,54 @@ class TogetherEmulator:
             http_client=self.http_client(), http_async_client=self.async_http_client(), **kwargs
         )
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Any:
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
         """Serve on loopback: ``with emu.serve() as server: server.base_url``."""
         from .server import EmulatorServer
 
         return EmulatorServer(self, host, port)
 
-    # ------------------------------------------------------------- the core
+    # ------------------------------------------------------------- helpers
+
+    def _now(self) -> int:
+        return int(time.time()) if self.created is None else self.created
 
     def _id(self) -> str:
-        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-        pick = self._rng.choice
-        return (
-            "o"
-            + "".join(pick(alphabet) for _ in range(6))
-            + "-"
-            + "".join(pick(alphabet) for _ in range(6))
-            + "-"
-            + "%016x" % self._rng.getrandbits(64)
-        )
+        with self._lock:
+            pick = self._rng.choice
+            return "o%s-%s-%016x" % (
+                "".join(pick(_ALNUM) for _ in range(6)),
+                "".join(pick(_ALNUM) for _ in range(6)),
+                self._rng.getrandbits(64),
+            )
+
+    def _seed_value(self) -> int:
+        # Above 2**63, printed the way the server prints it (a double's shortest digits).
+        with self._lock:
+            raw = (1 << 63) | self._rng.getrandbits(63)
+        return int(Decimal(repr(float(raw))))
+
+    def _call_id(self) -> str:
+        with self._lock:
+            return "call_" + "".join(
+                self._rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(24)
+            )
 
     def _headers(
-        self, request_id: str, ctype: str = "application/json; charset=utf-8"
+        self, request_id: str, ctype: str = _JSON, *, stream: bool = False
     ) -> dict[str, str]:
-        return {
+        stamp = _iso(self._now())
+        headers = {
             "content-type": ctype,
             "x-request-id": request_id,
             "server": "cloudflare",
             "cf-ray": request_id.rsplit("-", 1)[-1] + "-SEA",
+            "cf-cache-status": "DYNAMIC",
+            "strict-transport-security": "max-age=15552000; includeSubDomains",
+            "x-api-received": stamp,
+            "x-api-call-start": stamp,
+            "x-inference-version": "v2",
+            "x-amzn-trace-id": f"1-{request_id[-8:]}-{request_id[-16:]}-noamzn",
+            "x-ratelimit": "false",
             "x-ratelimit-limit": "10",
             "x-ratelimit-remaining": "19",
             "x-ratelimit-limit-tokens": "3000",
@@ -287,6 +466,26 @@ class TogetherEmulator:
             "x-ratelimit-reset": "2",
             "retry-after": "2",
         }
+        if stream:
+            headers["cache-control"] = "no-cache, no-transform"
+        else:
+            headers["x-api-call-end"] = stamp
+        return headers
+
+    def _ok(
+        self, request_id: str, payload: Any, extra: dict[str, str] | None = None
+    ) -> EmulatedResponse:
+        body = _pretty(payload)
+        headers = self._headers(request_id)
+        headers["etag"] = 'W/"%x-%s"' % (len(body), hashlib.sha1(body).hexdigest()[:27])
+        headers["vary"] = "Accept-Encoding"
+        return EmulatedResponse(200, headers | (extra or {}), body)
+
+    def _stream(
+        self, request_id: str, events: list[dict[str, Any]], ctype: str = _SSE
+    ) -> EmulatedResponse:
+        chunks = [_event(e) for e in events] + [_DONE]
+        return EmulatedResponse(200, self._headers(request_id, ctype, stream=True), chunks=chunks)
 
     def _error(
         self,
@@ -304,32 +503,49 @@ class TogetherEmulator:
             "error": {"message": message, "type": type_, "param": param, "code": code},
         }
         headers = {
-            "content-type": "application/json; charset=utf-8",
+            "content-type": _JSON,
             "x-request-id": request_id,
+            "server": "cloudflare",
+            "cf-ray": request_id.rsplit("-", 1)[-1] + "-SEA",
             **(extra_headers or {}),
         }
-        return EmulatedResponse(status, headers, json.dumps(body).encode())
+        return EmulatedResponse(status, headers, _pretty(body))
+
+    # ------------------------------------------------------------- the core
 
     def handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> EmulatedResponse:
-        """Answer one request. Both front-ends call this."""
+        """Answer one request; both front-ends call this.
+
+        Args:
+            method: HTTP method.
+            path: Request target (path and optional query string).
+            headers: Request headers (any case).
+            body: The raw request body.
+
+        Returns:
+            The response description, possibly with an incremental body and fault directives.
+        """
         lower = {k.lower(): v for k, v in headers.items()}
+        route, _, query = path.partition("?")
         parsed: Any = None
         form: dict[str, Any] = {}
+        bad_json = False
         if lower.get("content-type", "").startswith("multipart/"):
             form = _parse_multipart(lower["content-type"], body)
         elif body:
             try:
                 parsed = json.loads(body)
             except ValueError:
-                return self._error(400, "Invalid JSON body")
+                bad_json = True
         redacted = {k: ("<redacted>" if k == "authorization" else v) for k, v in lower.items()}
-        route = path.split("?", 1)[0]
         with self._lock:
-            self.requests.append(EmulatedRequest(method, route, redacted, parsed, form))
+            self.requests.append(
+                EmulatedRequest(method.upper(), route, redacted, parsed, form, query)
+            )
         if self.api_key is not None and lower.get("authorization") != f"Bearer {self.api_key}":
-            if route.endswith("/models"):
+            if route.rstrip("/").endswith("/models"):
                 return EmulatedResponse(
                     401,
                     {"content-type": "application/json"},
@@ -344,13 +560,17 @@ class TogetherEmulator:
         fault = self._take(self._faults, request_body)
         if fault is not None and fault.kind == "status":
             return self._fault_status(fault.options)
-        if fault is not None and fault.kind == "invalid_json":
-            return EmulatedResponse(200, self._headers(self._id()), b"<html>not json")
         if fault is not None and fault.kind == "connection_reset":
-            return EmulatedResponse(200, self._headers(self._id()), chunks=[], reset_after=0)
-        response = self._route(method, route, request_body, form)
+            return EmulatedResponse(0, {}, reset_before_headers=True)
+        if fault is not None and fault.kind == "invalid_json":
+            return EmulatedResponse(
+                200, self._headers(self._id()), b"<html><body>upstream hiccup</body></html>"
+            )
+        if bad_json or (body and not form and not isinstance(parsed, dict)):
+            return self._error(400, "Input validation error: the body is not a JSON object")
+        response = self._route(method.upper(), route, request_body, form, query)
         if fault is not None:
-            self._apply_stream_fault(response, fault)
+            self._apply_body_fault(response, fault)
         return response
 
     def _fault_status(self, options: dict[str, Any]) -> EmulatedResponse:
@@ -361,93 +581,123 @@ class TogetherEmulator:
         if "retry_after_ms" in options:
             extra["retry-after-ms"] = str(options["retry_after_ms"])
         if options.get("html"):
-            page = f"<html><head><title>{status} Bad Gateway</title></head><body>cloudflare</body></html>"
-            return EmulatedResponse(status, {"content-type": "text/html", **extra}, page.encode())
+            title = f"{status} {_REASONS.get(status, 'Error')}"
+            page = (
+                f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{title}</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+                "</body>\r\n</html>\r\n"
+            )
+            headers = {"content-type": "text/html", "server": "cloudflare", **extra}
+            return EmulatedResponse(status, headers, page.encode())
         if status == 429:
-            extra.update(
-                {
-                    "x-ratelimit": "true",
-                    "x-ratelimit-remaining": "0",
-                    "x-ratelimit-limit": "1",
-                    "x-ratelimit-limit-tokens": "1000",
-                }
+            extra = {
+                "x-ratelimit": "true",
+                "x-ratelimit-limit": "1",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-limit-tokens": "1000",
+                "x-ratelimit-remaining-tokens": "0",
+                "x-ratelimit-reset": str(options.get("retry_after", 2)),
+                "retry-after": "2",
+                **extra,
+            }
+            return self._error(
+                429,
+                options.get("message", _RATE_LIMIT_MESSAGE),
+                type_="rate_limit",
+                extra_headers=extra,
             )
-            extra.setdefault("retry-after", "2")
-            message = options.get(
-                "message",
-                "Request was rejected due to request rate limiting. Your rate limits are 60 RPM (1 QPS) and 60000 TPM (1000 TPS). See details: https://docs.together.ai/docs/rate-limits",
+        if status >= 500:
+            return self._error(
+                status,
+                options.get("message", "Internal server error"),
+                type_="server_error",
+                extra_headers=extra,
             )
-            return self._error(429, message, type_="rate_limit", extra_headers=extra)
-        message = options.get("message", "Internal server error")
         return self._error(
             status,
-            message,
-            type_="server_error" if status >= 500 else "invalid_request_error",
+            options.get("message", "Input validation error"),
+            code=options.get("code"),
+            param=options.get("param"),
             extra_headers=extra,
         )
 
-    def _apply_stream_fault(self, response: EmulatedResponse, fault: _Fault) -> None:
+    def _apply_body_fault(self, response: EmulatedResponse, fault: _Fault) -> None:
         if fault.kind == "slow_first_byte":
             response.delay_first = float(fault.options.get("delay", 1.0))
         elif fault.kind == "slow_stream":
             response.delay_each = float(fault.options.get("delay", 0.1))
+            if response.chunks is None:
+                response.chunks = _slices(response.body, 64)
         elif fault.kind == "cut_stream":
             if response.chunks is None:
-                response.chunks = [response.body]
-                response.body = b""
-            response.chunks = response.chunks[: int(fault.options.get("after", 1))]
-            response.reset_after = len(response.chunks)
+                response.chunks = _slices(response.body, 64)
+            after = int(fault.options.get("after", 1))
+            response.chunks = response.chunks[:after]
+            response.reset_after = after
 
     def _route(
-        self, method: str, route: str, body: dict[str, Any], form: dict[str, Any]
+        self, method: str, route: str, body: dict[str, Any], form: dict[str, Any], query: str
     ) -> EmulatedResponse:
-        handlers: dict[tuple[str, str], Callable[[dict[str, Any]], EmulatedResponse]] = {
-            ("POST", "/chat/completions"): self._chat,
-            ("POST", "/completions"): self._completions,
-            ("POST", "/embeddings"): self._embeddings,
-            ("POST", "/rerank"): self._rerank,
-            ("POST", "/images/generations"): self._images,
-            ("POST", "/audio/speech"): self._speech,
-            ("GET", "/models"): self._list_models,
-        }
-        suffix = route[3:] if route.startswith("/v1") else route
+        if not route.startswith("/v1/"):
+            return self._not_found(route)
+        suffix = route[3:].rstrip("/")
+        if (method, suffix) == ("GET", "/models"):
+            return self._list_models(query)
         if (method, suffix) == ("POST", "/audio/transcriptions"):
             return self._transcribe(form)
-        handler = handlers.get((method, suffix))
-        if handler is None:
-            return self._error(404, f"Unknown path {route}", code="not_found")
-        if method == "POST" and handler is not self._list_models:
-            model = body.get("model")
-            if not model:
-                return self._error(400, "Invalid request", param="model")
-            if model not in self.models:
-                return self._error(
-                    404,
-                    f"Unable to access model {model}. Please visit https://api.together.ai/models to view the list of supported models.",
-                    code="model_not_available",
-                )
+        handlers: dict[str, Callable[[dict[str, Any]], EmulatedResponse]] = {
+            "/chat/completions": self._chat,
+            "/completions": self._completions,
+            "/embeddings": self._embeddings,
+            "/rerank": self._rerank,
+            "/images/generations": self._images,
+            "/audio/speech": self._speech,
+        }
+        handler = handlers.get(suffix)
+        if handler is None or method != "POST":
+            return self._not_found(route)
+        model = body.get("model")
+        if not model:
+            return self._error(400, "Invalid request", param="model")
+        if model not in self.models:
+            return self._error(
+                404,
+                f"Unable to access model {model}. Please visit https://api.together.ai/models to view the list of supported models.",
+                code="model_not_available",
+            )
         return handler(body)
 
-    # ------------------------------------------------------------ endpoints
+    def _not_found(self, route: str) -> EmulatedResponse:
+        return self._error(404, f"Not found: {route}", code="not_found")
 
-    def _usage(self, prompt: str, completion: str, reasoning: str = "") -> dict[str, int]:
-        p = max(1, len(prompt) // 4)
+    # ------------------------------------------------------------ chat
+
+    def _usage(self, prompt_chars: int, completion: str, reasoning: str = "") -> dict[str, int]:
+        p = max(1, prompt_chars // 4)
         c = max(1, (len(completion) + len(reasoning)) // 4)
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
     def _validate_chat(self, body: dict[str, Any]) -> EmulatedResponse | None:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
-            return self._error(400, "Input validation error", param="messages")
+            return self._error(400, "Prompt cannot be empty")
         info = self.models[body["model"]]
         for message in messages:
-            if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            role = message.get("role") if isinstance(message, dict) else None
+            if role not in _ROLES:
                 return self._error(
                     400,
-                    f"Input validation error: unknown role {message.get('role') if isinstance(message, dict) else message!r}",
+                    f"Input validation error: invalid role {role!r}; expected one of "
+                    "system, user, assistant, tool, function",
+                    param="messages",
                 )
-            if message["role"] == "tool" and not message.get("tool_call_id"):
-                return self._error(400, "Input validation error: tool messages need tool_call_id")
+            assert isinstance(message, dict)
+            if role == "tool" and not message.get("tool_call_id"):
+                return self._error(
+                    400,
+                    "Input validation error: tool messages require 'tool_call_id'",
+                    param="messages",
+                )
             content = message.get("content")
             if (
                 isinstance(content, list)
@@ -470,69 +720,43 @@ class TogetherEmulator:
                 "[{'type': 'int_parsing', 'loc': ('body', 'logprobs'), 'msg': 'Input should be a valid integer', 'input': %r}]"
                 % (logprobs,),
             )
-        prompt_chars = len(json.dumps(messages))
-        if prompt_chars // 4 > int(info.get("context_length") or 1 << 30):
+        limit = int(info.get("context_length") or 0)
+        prompt_tokens = _prompt_chars(messages) // 4
+        max_new = int(body.get("max_tokens") or 0)
+        if limit and prompt_tokens + max_new > limit:
             return self._error(
                 400,
-                f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= {info['context_length']}. This model's maximum context length is {info['context_length']} tokens.",
+                f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= {limit}. "
+                f"Given: {prompt_tokens} `inputs` tokens and {max_new} `max_new_tokens`",
             )
         return None
 
     def _default_reply(self, body: dict[str, Any]) -> _Reply:
         choice = body.get("tool_choice")
-        tools = body.get("tools") or []
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
         forced: dict[str, Any] | None = None
         if isinstance(choice, dict):
-            name = choice.get("function", {}).get("name")
-            forced = next((t for t in tools if t.get("function", {}).get("name") == name), None)
+            name = (choice.get("function") or {}).get("name")
+            forced = next((t for t in tools if (t.get("function") or {}).get("name") == name), None)
         elif choice == "required" and tools:
             forced = tools[0]
         if forced is not None:
             fn = forced["function"]
-            args = example_for_schema(
-                fn.get("parameters") or {"type": "object"}, fn.get("parameters") or {}
-            )
+            params = fn.get("parameters") or {"type": "object", "properties": {}}
             return _Reply(
-                None,
-                None,
-                [{"name": fn["name"], "arguments": args}],
-                None,
-                None,
-                None,
-                None,
-                None,
-                1,
+                tool_calls=[{"name": fn["name"], "arguments": example_for_schema(params)}]
             )
-        fmt = body.get("response_format") or {}
-        if fmt.get("type") in ("json_schema", "json_object"):
-            schema = (
-                (fmt.get("json_schema") or {}).get("schema")
-                or fmt.get("schema")
-                or {"type": "object"}
+        fmt = body.get("response_format")
+        if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+            wrapper = fmt.get("json_schema")
+            schema = (wrapper.get("schema") if isinstance(wrapper, dict) else None) or fmt.get(
+                "schema"
             )
-            return _Reply(
-                json.dumps(example_for_schema(schema, schema)),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                1,
-            )
-        last = ""
-        for message in reversed(body.get("messages") or []):
-            if message.get("role") in ("user", "tool"):
-                content = message.get("content")
-                last = (
-                    content
-                    if isinstance(content, str)
-                    else " ".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
-                )
-                break
-        text = f"You said: {last}" if last else "Hello! How can I help?"
-        return _Reply(text, None, None, None, None, None, None, None, 1)
+            if not schema:
+                return _Reply(text=json.dumps({"answer": _last_user_text(body) or "hello"}))
+            return _Reply(text=json.dumps(example_for_schema(schema)))
+        last = _last_user_text(body)
+        return _Reply(text=f"You said: {last}" if last else "Hello! How can I help?")
 
     def _chat(self, body: dict[str, Any]) -> EmulatedResponse:
         invalid = self._validate_chat(body)
@@ -540,31 +764,33 @@ class TogetherEmulator:
             return invalid
         reply = self._take(self._replies, body) or self._default_reply(body)
         text = reply.text or ""
-        if body.get("max_tokens") and len(text) // 4 > int(body["max_tokens"]):
-            text = text[: int(body["max_tokens"]) * 4]
+        finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+        stops = body.get("stop")
+        for stop in [stops] if isinstance(stops, str) else stops or []:
+            if isinstance(stop, str) and stop and stop in text:
+                text = text[: text.index(stop)]
+                finish = reply.finish_reason or "stop"
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, int) and len(text) > max_tokens * 4:
+            text = text[: max_tokens * 4]
             finish = "length"
-        else:
-            finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
         request_id = self._id()
-        prompt = json.dumps(body.get("messages"))
-        usage = reply.usage or self._usage(prompt, text, reply.reasoning or "")
+        usage = reply.usage or self._usage(
+            _prompt_chars(body["messages"]), text, reply.reasoning or ""
+        )
         calls = [
-            {
-                "id": call.get("id")
-                or "call_"
-                + "".join(
-                    self._rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(24)
-                ),
-                "name": call["name"],
-                "arguments": call["arguments"]
+            _Call(
+                id=call.get("id") or self._call_id(),
+                name=call["name"],
+                arguments=call["arguments"]
                 if isinstance(call["arguments"], str)
                 else json.dumps(call["arguments"]),
-            }
+            )
             for call in reply.tool_calls or []
         ]
         dialect = reply.dialect or self.dialect
         if body.get("stream"):
-            return self._chat_stream(
+            events = self._chat_events(
                 body,
                 request_id,
                 text,
@@ -575,101 +801,157 @@ class TogetherEmulator:
                 dialect,
                 reply.tool_call_style or "delta",
             )
+            return self._stream(request_id, events)
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": (None if calls and dialect == "legacy" else text),
+            "content": None if calls and not text and dialect == "legacy" else text,
             "tool_calls": [
                 {
                     "index": i,
-                    "id": c["id"],
+                    "id": c.id,
                     "type": "function",
-                    "function": {"arguments": c["arguments"], "name": c["name"]},
+                    "function": {"arguments": c.arguments, "name": c.name},
                 }
                 for i, c in enumerate(calls)
             ],
         }
         if reply.reasoning is not None:
             message["reasoning"] = reply.reasoning
+        wire_finish = "eos" if dialect == "legacy" and finish == "stop" else finish
         choice: dict[str, Any] = {
-            "finish_reason": "eos" if dialect == "legacy" and finish == "stop" else finish,
-            "seed": self._rng.getrandbits(64),
+            "finish_reason": wire_finish,
+            "seed": self._seed_value(),
             "index": 0,
-            "logprobs": self._logprobs(body, text),
+            "logprobs": self._logprobs(body, text, reply.logprobs_format or self.logprobs_format),
             "message": message,
         }
-        payload = {
+        full_usage: dict[str, Any] = {"cached_tokens": 0, **usage}
+        payload: dict[str, Any] = {
             "id": request_id,
             "object": "chat.completion",
-            "created": int(time.time()),
+            "created": self._now(),
             "model": body["model"],
             "prompt": [],
             "choices": [choice],
-            "usage": {**usage, "cached_tokens": 0},
+            "usage": full_usage,
         }
-        return EmulatedResponse(200, self._headers(request_id), json.dumps(payload).encode())
+        if dialect == "openai":
+            # vLLM passthrough (Gemma): its own id, no seed, finish_reason left out.
+            payload["id"] = "chatcmpl-" + request_id[-16:]
+            del choice["seed"]
+            if finish == "stop":
+                del choice["finish_reason"]
+        return self._ok(request_id, payload)
 
-    def _logprobs(self, body: dict[str, Any], text: str) -> Any:
-        if not body.get("logprobs"):
+    def _logprobs(self, body: dict[str, Any], text: str, fmt: LogprobsFormat) -> Any:
+        top = body.get("logprobs")
+        if not isinstance(top, int) or isinstance(top, bool) or top <= 0:
             return None
         tokens = _split(text, 4) or [""]
+        values = [_logprob(t, i) for i, t in enumerate(tokens)]
+        if fmt == "together":
+            return {"tokens": tokens, "token_logprobs": values, "token_ids": []}
         return {
-            "tokens": tokens,
-            "token_logprobs": [-0.01 * (i + 1) for i in range(len(tokens))],
-            "token_ids": [],
+            "content": [
+                {
+                    "token": tok,
+                    "bytes": list(tok.encode()),
+                    "logprob": value,
+                    "top_logprobs": [
+                        {"token": alt, "bytes": list(alt.encode()), "logprob": alt_value}
+                        for alt, alt_value in _alternatives(tok, value, top)
+                    ],
+                }
+                for tok, value in zip(tokens, values, strict=True)
+            ]
         }
 
-    def _chat_stream(
+    def _chunk_logprobs(self, body: dict[str, Any], piece: str, index: int) -> Any:
+        top = body.get("logprobs")
+        if not isinstance(top, int) or isinstance(top, bool) or top <= 0 or not piece:
+            return None
+        value = _logprob(piece, index)
+        return {
+            "tokens": [piece],
+            "token_logprobs": [value],
+            "token_ids": [None],
+            "top_logprobs": [
+                [{"token": alt, "logprob": v} for alt, v in _alternatives(piece, value, top)]
+            ],
+        }
+
+    def _chat_events(
         self,
         body: dict[str, Any],
         request_id: str,
         text: str,
         reasoning: str | None,
-        calls: list[dict[str, Any]],
+        calls: list[_Call],
         finish: str,
         usage: dict[str, int],
         dialect: Dialect,
-        style: str,
-    ) -> EmulatedResponse:
-        created = int(time.time())
+        style: ToolCallStyle,
+    ) -> list[dict[str, Any]]:
+        created = self._now()
         model = body["model"]
-        chunk_id = "chatcmpl-" + request_id[-16:] if dialect == "openai" else request_id
+        if style == "finish_per_call" and calls:
+            dialect = "openai"  # Llama-3.1 2025-02: pure OpenAI chunks, no usage anywhere
+            chunk_id = request_id
+        else:
+            chunk_id = "chatcmpl-" + request_id[-16:] if dialect == "openai" else request_id
         events: list[dict[str, Any]] = []
+        position = 0
 
         def chunk(
-            delta: dict[str, Any], finish_reason: str | None = None, **choice_extra: Any
+            delta: dict[str, Any],
+            finish_reason: str | None = None,
+            logprobs: Any = None,
+            **choice_extra: Any,
         ) -> dict[str, Any]:
+            nonlocal position
+            position += 1
             if dialect == "openai":
-                choice = {
+                first = not events
+                openai_delta = {"role": "assistant", "content": ""} if first else {}
+                openai_delta.update(
+                    {k: v for k, v in delta.items() if k not in ("reasoning", "token_id")}
+                )
+                openai_choice: dict[str, Any] = {
                     "index": 0,
-                    "delta": {"role": "assistant", **delta},
-                    "logprobs": None,
+                    "delta": openai_delta,
+                    "logprobs": logprobs,
                     "finish_reason": finish_reason,
-                    **choice_extra,
                 }
                 if finish_reason is not None:
-                    choice["stop_reason"] = None
+                    openai_choice["stop_reason"] = 106 if finish_reason == "stop" else None
                 return {
                     "id": chunk_id,
                     "object": "chat.completion.chunk",
                     "created": created,
                     "model": model,
-                    "choices": [choice],
+                    "choices": [openai_choice],
                 }
-            full_delta = {"token_id": None, "role": "assistant", "content": "", **delta}
+            full_delta: dict[str, Any] = {
+                "token_id": position + 100 if dialect == "legacy" else None,
+                "role": "assistant",
+                "content": "",
+            }
+            full_delta.update(delta)
             if dialect == "legacy":
                 full_delta.setdefault("tool_calls", None)
             else:
                 full_delta.setdefault("reasoning", None)
-            choice = {
+            choice: dict[str, Any] = {
                 "index": 0,
                 "text": delta.get("content") or "",
-                "logprobs": None,
+                "logprobs": logprobs,
                 "finish_reason": finish_reason,
-                "seed": None,
-                "delta": full_delta,
-                **choice_extra,
             }
-            out: dict[str, Any] = {
+            if dialect == "legacy":
+                choice["seed"] = None
+            choice.update(choice_extra)
+            choice["delta"] = full_delta
+            return {
                 "id": chunk_id,
                 "object": "chat.completion.chunk",
                 "created": created,
@@ -677,24 +959,22 @@ class TogetherEmulator:
                 "model": model,
                 "usage": None,
             }
-            return out
 
         for piece in _split(reasoning or "", self.stream_chunk_chars):
             events.append(chunk({"content": "", "reasoning": piece}))
-        for piece in _split(text, self.stream_chunk_chars):
-            events.append(chunk({"content": piece}))
-        if style == "choice_level":
+        for i, piece in enumerate(_split(text, self.stream_chunk_chars)):
+            events.append(chunk({"content": piece}, logprobs=self._chunk_logprobs(body, piece, i)))
+        if style == "choice_level" and calls:
             full = [
                 {
-                    "id": c["id"],
+                    "id": c.id,
                     "index": -1,
                     "type": "function",
-                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                    "function": {"name": c.name, "arguments": c.arguments},
                 }
                 for c in calls
             ]
-            if full:
-                events.append(chunk({"tool_calls": None}, tool_calls=full))
+            events.append(chunk({"tool_calls": None}, tool_calls=full))
         else:
             for i, call in enumerate(calls):
                 events.append(
@@ -702,40 +982,38 @@ class TogetherEmulator:
                         {
                             "tool_calls": [
                                 {
-                                    "id": call["id"],
+                                    "id": call.id,
                                     "index": i,
                                     "type": "function",
-                                    "function": {"name": call["name"], "arguments": ""},
+                                    "function": {"name": call.name, "arguments": ""},
                                 }
                             ]
                         }
                     )
                 )
-                pieces = _split(call["arguments"], max(4, self.stream_chunk_chars))
+                pieces = _split(call.arguments, max(4, self.stream_chunk_chars)) or [""]
                 for j, piece in enumerate(pieces):
                     last_piece = j == len(pieces) - 1
-                    frag = (
-                        {"index": i, "function": {"arguments": piece}}
-                        if style == "finish_per_call"
-                        else {
+                    if style == "finish_per_call":
+                        frag: dict[str, Any] = {"index": i, "function": {"arguments": piece}}
+                    else:
+                        frag = {
                             "id": None,
                             "index": i,
                             "type": "function",
                             "function": {"name": None, "arguments": piece},
                         }
+                    per_call_finish = (
+                        "tool_calls" if style == "finish_per_call" and last_piece else None
                     )
-                    events.append(
-                        chunk(
-                            {"tool_calls": [frag]},
-                            "tool_calls" if style == "finish_per_call" and last_piece else None,
-                        )
-                    )
-        if style != "finish_per_call" or not calls:
+                    events.append(chunk({"tool_calls": [frag]}, per_call_finish))
+        if not (style == "finish_per_call" and calls):
             wire_finish = "eos" if dialect == "legacy" and finish == "stop" else finish
             events.append(chunk({"content": ""}, wire_finish))
         if dialect == "legacy":
+            events[-1]["choices"][0]["seed"] = self._seed_value()
             events[-1]["usage"] = usage
-        elif dialect == "modern" and style != "finish_per_call":
+        elif dialect == "modern":
             events[0].pop("usage", None)
             events.append(
                 {
@@ -744,66 +1022,72 @@ class TogetherEmulator:
                     "created": created,
                     "choices": [],
                     "model": model,
-                    "usage": {**usage, "reasoning_tokens": len(reasoning or "") // 4},
+                    "usage": {"reasoning_tokens": len(reasoning or "") // 4, **usage},
                 }
             )
-        chunks = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
-        return EmulatedResponse(
-            200,
-            self._headers(request_id, "text/event-stream;charset=utf-8")
-            | {"cache-control": "no-cache, no-transform"},
-            chunks=chunks,
-        )
+        return events
+
+    # ------------------------------------------------------------ completions
 
     def _completions(self, body: dict[str, Any]) -> EmulatedResponse:
         prompt = body.get("prompt")
-        if not isinstance(prompt, str) or not prompt:
+        if not isinstance(prompt, str) or not prompt.strip():
             return self._error(400, "Prompt cannot be empty")
+        logprobs = body.get("logprobs")
+        if logprobs is not None and (isinstance(logprobs, bool) or not isinstance(logprobs, int)):
+            return self._error(
+                400,
+                "[{'type': 'int_parsing', 'loc': ('body', 'logprobs'), 'msg': 'Input should be a valid integer', 'input': %r}]"
+                % (logprobs,),
+            )
         reply = self._take(self._replies, body)
-        text = (
-            reply.text
-            if reply is not None and reply.text is not None
-            else " and so the story continues."
-        )
+        text = reply.text if reply is not None and reply.text is not None else _continue(prompt)
+        finish = reply.finish_reason if reply is not None and reply.finish_reason else "length"
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, int) and len(text) > max_tokens * 4:
+            text = text[: max_tokens * 4]
+            finish = "length"
+        usage = self._usage(len(prompt), text)
         if body.get("echo"):
             text = prompt + text
         request_id = self._id()
-        usage = self._usage(prompt, text)
         model = body["model"]
+        created = self._now()
         if body.get("stream"):
-            events = []
-            for piece in _split(text, self.stream_chunk_chars):
-                events.append(
-                    {
-                        "id": request_id,
-                        "object": "completion.chunk",
-                        "created": int(time.time()),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "text": piece,
-                                "logprobs": None,
-                                "finish_reason": None,
-                                "seed": None,
-                                "delta": {"token_id": 1, "role": "assistant", "content": piece},
-                            }
-                        ],
-                        "model": model,
-                        "usage": None,
-                    }
-                )
+            events: list[dict[str, Any]] = [
+                {
+                    "id": request_id,
+                    "object": "completion.chunk",
+                    "created": created,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "text": piece,
+                            "logprobs": self._chunk_logprobs(body, piece, i),
+                            "finish_reason": None,
+                            "seed": None,
+                            "delta": {"token_id": 300 + i, "role": "assistant", "content": piece},
+                        }
+                    ],
+                    "model": model,
+                    "usage": None,
+                }
+                for i, piece in enumerate(_split(text, self.stream_chunk_chars))
+            ]
             events.append(
                 {
                     "id": request_id,
                     "object": "completion.chunk",
-                    "created": int(time.time()),
+                    "created": created,
                     "choices": [
                         {
                             "index": 0,
                             "text": "",
                             "logprobs": None,
-                            "finish_reason": "eos",
-                            "seed": self._rng.getrandbits(64),
+                            "finish_reason": "eos"
+                            if finish in ("stop", "length") and reply is None
+                            else finish,
+                            "seed": self._seed_value(),
                             "delta": {"token_id": 2, "role": "assistant", "content": ""},
                         }
                     ],
@@ -811,28 +1095,27 @@ class TogetherEmulator:
                     "usage": usage,
                 }
             )
-            chunks = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
-            return EmulatedResponse(
-                200, self._headers(request_id, "text/event-stream;charset=utf-8"), chunks=chunks
-            )
+            return self._stream(request_id, events)
         payload = {
             "id": request_id,
             "object": "text.completion",
-            "created": int(time.time()),
+            "created": created,
             "model": model,
             "prompt": [],
             "choices": [
                 {
                     "text": text,
-                    "finish_reason": "length",
-                    "seed": self._rng.getrandbits(64),
-                    "logprobs": self._logprobs(body, text),
+                    "finish_reason": finish,
+                    "seed": self._seed_value(),
+                    "logprobs": self._logprobs(body, text, "together"),
                     "index": 0,
                 }
             ],
             "usage": usage,
         }
-        return EmulatedResponse(200, self._headers(request_id), json.dumps(payload).encode())
+        return self._ok(request_id, payload)
+
+    # ------------------------------------------------------------ embeddings, rerank
 
     def _embeddings(self, body: dict[str, Any]) -> EmulatedResponse:
         texts = body.get("input")
@@ -844,34 +1127,58 @@ class TogetherEmulator:
         ):
             return self._error(400, "Input validation error", param="input")
         info = self.models[body["model"]]
-        if "dimensions" in body and not info.get("matryoshka"):
+        if info.get("type", "embedding") != "embedding":
             return self._error(
-                400,
-                f"Model {body['model']} does not support the dimensions parameter",
-                param="dimensions",
+                400, f"Model {body['model']} is not an embedding model", param="model"
             )
         dims = int(info.get("dims", 768))
+        if "dimensions" in body:
+            wanted = body["dimensions"]
+            if not info.get("matryoshka"):
+                return self._error(
+                    400,
+                    f"Model {body['model']} does not support the dimensions parameter",
+                    param="dimensions",
+                )
+            if not isinstance(wanted, int) or isinstance(wanted, bool) or not 1 <= wanted <= dims:
+                return self._error(
+                    400, f"dimensions must be between 1 and {dims}", param="dimensions"
+                )
+            dims = wanted
+        limit = int(info.get("context_length") or 0)
+        for text in items:
+            if limit and len(text) // 4 > limit:
+                return self._error(
+                    400,
+                    f"Input validation error: `inputs` must have less than {limit} tokens. Given: {len(text) // 4}",
+                )
         data = [
             {"object": "embedding", "embedding": embed_text(t, dims), "index": i}
             for i, t in enumerate(items)
         ]
-        payload = {"object": "list", "model": body["model"], "data": data}
-        return EmulatedResponse(200, self._headers(self._id()), json.dumps(payload).encode())
+        request_id = self._id()
+        return self._ok(request_id, {"object": "list", "model": body["model"], "data": data})
 
     def _rerank(self, body: dict[str, Any]) -> EmulatedResponse:
-        query = body.get("query") or ""
-        documents = body.get("documents") or []
+        query = body.get("query")
+        documents = body.get("documents")
+        if not isinstance(query, str) or not query:
+            return self._error(400, "Input validation error", param="query")
+        if not isinstance(documents, list) or not documents:
+            return self._error(400, "Input validation error", param="documents")
         fields = body.get("rank_fields")
-        scored = []
+        scored: list[tuple[float, int, Any]] = []
         for i, doc in enumerate(documents):
-            text = (
-                doc
-                if isinstance(doc, str)
-                else " ".join(str(doc.get(f, "")) for f in (fields or ["text"]))
-            )
+            if isinstance(doc, str):
+                text = doc
+            elif isinstance(doc, dict):
+                text = " ".join(str(doc.get(f, "")) for f in (fields or ["text"]))
+            else:
+                return self._error(400, "Input validation error", param="documents")
             scored.append((overlap_score(query, text), i, doc))
         scored.sort(key=lambda t: (-t[0], t[1]))
-        top_n = body.get("top_n") or len(scored)
+        top_n = body.get("top_n")
+        top_n = len(scored) if not isinstance(top_n, int) or top_n <= 0 else top_n
         results = [
             {
                 "index": i,
@@ -882,7 +1189,7 @@ class TogetherEmulator:
             }
             for score, i, doc in scored[:top_n]
         ]
-        tokens = sum(len(json.dumps(d)) // 4 for d in documents) + len(query) // 4
+        tokens = sum(len(json.dumps(d)) // 4 for d in documents) + max(1, len(query) // 4)
         request_id = self._id()
         payload = {
             "id": request_id,
@@ -891,65 +1198,93 @@ class TogetherEmulator:
             "results": results,
             "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
         }
-        return EmulatedResponse(200, self._headers(request_id), json.dumps(payload).encode())
+        return self._ok(request_id, payload)
+
+    # ------------------------------------------------------------ images, audio, models
 
     def _images(self, body: dict[str, Any]) -> EmulatedResponse:
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            return self._error(400, "Input validation error", param="prompt")
         request_id = self._id() + "-SEA"
         n = int(body.get("n") or 1)
-        if body.get("response_format") == "base64":
-            data = [
-                {
-                    "timings": {"inference": 0.1},
-                    "index": i,
-                    "b64_json": base64.b64encode(b"\xff\xd8\xff\xe0emulated-jpeg").decode(),
-                }
-                for i in range(n)
-            ]
-        else:
-            data = [
-                {
-                    "index": i,
-                    "url": f"https://api.together.ai/shrt/emulated{i}",
-                    "timings": {"inference": 0.1},
-                }
-                for i in range(n)
-            ]
+        png = body.get("output_format") == "png"
+        data: list[dict[str, Any]] = []
+        for i in range(n):
+            if body.get("response_format") == "base64":
+                image = _image_bytes(f"{prompt}|{body.get('seed')}|{i}", png)
+                data.append(
+                    {
+                        "timings": {"inference": 0.11},
+                        "index": i,
+                        "b64_json": base64.b64encode(image).decode(),
+                    }
+                )
+            else:
+                slug = hashlib.sha256(f"{prompt}|{i}".encode()).hexdigest()[:16]
+                data.append(
+                    {
+                        "index": i,
+                        "url": f"https://api.together.ai/shrt/{slug}",
+                        "timings": {"inference": 0.11},
+                    }
+                )
         payload = {"id": request_id, "model": body["model"], "object": "list", "data": data}
-        return EmulatedResponse(
-            200, self._headers(request_id) | {"x-image-version": "v2"}, json.dumps(payload).encode()
-        )
+        return self._ok(request_id, payload, {"x-image-version": "v2"})
 
     def _speech(self, body: dict[str, Any]) -> EmulatedResponse:
-        audio = _wav(len(body.get("input") or ""))
-        if body.get("stream"):
-            pieces = [audio[i : i + 256] for i in range(0, len(audio), 256)]
-            chunks = [
-                f"data: {json.dumps({'object': 'audio.tts.chunk', 'model': body['model'], 'b64': base64.b64encode(p).decode()})}\n\n".encode()
-                for p in pieces
-            ]
-            return EmulatedResponse(
-                200,
-                self._headers(self._id(), "text/event-stream"),
-                chunks=[*chunks, b"data: [DONE]\n\n"],
+        text = body.get("input")
+        if not isinstance(text, str) or not text or not body.get("voice"):
+            return self._error(
+                400, "Input validation error", param="input" if not text else "voice"
             )
-        return EmulatedResponse(200, self._headers(self._id(), "audio/wav"), audio)
+        fmt = body.get("response_format") or "wav"
+        audio = _wav(len(text)) if fmt == "wav" else _fake_audio(text, fmt)
+        request_id = self._id()
+        if body.get("stream"):
+            events = [
+                {
+                    "object": "audio.tts.chunk",
+                    "model": body["model"],
+                    "b64": base64.b64encode(p).decode(),
+                }
+                for p in _slices(audio, 1024)
+            ]
+            return self._stream(request_id, events)
+        ctype = {"wav": "audio/wav", "mp3": "audio/mpeg"}.get(fmt, "application/octet-stream")
+        return EmulatedResponse(200, self._headers(request_id, ctype), audio)
 
     def _transcribe(self, form: dict[str, Any]) -> EmulatedResponse:
+        model = form.get("model") or "openai/whisper-large-v3"
+        if model not in self.models:
+            return self._error(
+                404,
+                f"Unable to access model {model}. Please visit https://api.together.ai/models to view the list of supported models.",
+                code="model_not_available",
+            )
         if "file" not in form:
             return self._error(400, "Input validation error: file is required", param="file")
-        text = "Hello from the emulator."
-        payload: dict[str, Any] = {"text": text}
-        if form.get("response_format") == "verbose_json":
-            payload = {
-                "task": "transcribe",
-                "language": form.get("language", "en"),
-                "duration": 1.5,
-                "text": text,
-                "segments": [{"id": 0, "start": 0.0, "end": 1.5, "text": text}],
-            }
-        return EmulatedResponse(200, self._headers(self._id()), json.dumps(payload).encode())
+        text = str(form.get("prompt") or "Hello from the emulator.")
+        request_id = self._id()
+        if form.get("response_format") != "verbose_json":
+            return self._ok(request_id, {"text": text})
+        words = text.split()
+        duration = round(0.4 * max(1, len(words)), 2)
+        payload: dict[str, Any] = {
+            "task": "transcribe",
+            "language": form.get("language") or "en",
+            "duration": duration,
+            "text": text,
+            "segments": [{"id": 0, "start": 0.0, "end": duration, "text": text}],
+        }
+        if "word" in str(form.get("timestamp_granularities", "")):
+            payload["words"] = [
+                {"word": w, "start": round(0.4 * i, 2), "end": round(0.4 * (i + 1), 2)}
+                for i, w in enumerate(words)
+            ]
+        return self._ok(request_id, payload)
 
-    def _list_models(self, body: dict[str, Any]) -> EmulatedResponse:
+    def _list_models(self, query: str) -> EmulatedResponse:
         items = [
             {
                 "id": model_id,
@@ -957,9 +1292,9 @@ class TogetherEmulator:
                 "created": 0,
                 "type": info.get("type", "chat"),
                 "running": False,
-                "display_name": model_id.split("/")[-1],
+                "display_name": model_id.split("/")[-1].replace("-", " "),
                 "organization": model_id.split("/")[0],
-                "link": "",
+                "link": f"https://huggingface.co/{model_id}",
                 "license": "other",
                 "context_length": info.get("context_length", 0),
                 "config": {"chat_template": None, "stop": [], "bos_token": None, "eos_token": None},
@@ -967,6 +1302,8 @@ class TogetherEmulator:
             }
             for model_id, info in self.models.items()
         ]
+        if "dedicated=true" in query:
+            items = []
         return EmulatedResponse(
             200, {"content-type": "application/json"}, json.dumps(items).encode()
         )
@@ -975,12 +1312,66 @@ class TogetherEmulator:
 # ----------------------------------------------------------------- deterministic content
 
 
+def _iso(timestamp: int) -> str:
+    moment = _dt.datetime.fromtimestamp(timestamp, tz=_dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def _split(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+def _slices(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _prompt_chars(messages: list[Any]) -> int:
+    return sum(len(_content_text(m.get("content"))) + 4 for m in messages if isinstance(m, dict))
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") in ("user", "tool"):
+            return _content_text(message.get("content")).strip()
+    return ""
+
+
+def _continue(prompt: str) -> str:
+    words = _WORD.findall(prompt.lower())
+    topic = words[-1] if words else "it"
+    return f" and so the story of {topic} continues."
+
+
+def _logprob(token: str, index: int) -> float:
+    digest = hashlib.sha256(f"{index}:{token}".encode()).digest()
+    return -round(int.from_bytes(digest[:2], "big") / 65535 * 2, 6)
+
+
+def _alternatives(token: str, value: float, k: int) -> list[tuple[str, float]]:
+    out = [(token, value)]
+    for i in range(1, k):
+        out.append((f"{token}{i}", round(value - 2.5 * i, 6)))
+    return out[:k]
+
+
 def embed_text(text: str, dims: int) -> list[float]:
-    """A unit vector from hashed words: texts sharing words have a higher cosine similarity."""
+    """A unit vector from hashed words: texts sharing words have a higher cosine similarity.
+
+    Args:
+        text: The input text.
+        dims: The vector size.
+
+    Returns:
+        A deterministic unit-norm vector (same text → same vector).
+    """
     vector = [0.0] * dims
     for word in _WORD.findall(text.lower()) or [text]:
         digest = hashlib.sha256(word.encode()).digest()
@@ -992,7 +1383,7 @@ def embed_text(text: str, dims: int) -> list[float]:
 
 
 def overlap_score(query: str, text: str) -> float:
-    """Word-overlap relevance in [0, 1)."""
+    """Word-overlap relevance in [0, 1): the share of query words found in ``text``."""
     q = set(_WORD.findall(query.lower()))
     d = set(_WORD.findall(text.lower()))
     if not q or not d:
@@ -1000,38 +1391,16 @@ def overlap_score(query: str, text: str) -> float:
     return round(len(q & d) / (len(q) + 1) * 0.99, 6)
 
 
-def example_for_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:
-    """A value valid against a (common subset of) JSON schema."""
-    if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        return example_for_schema(
-            (root.get("$defs") or root.get("definitions") or {}).get(name, {}), root
-        )
-    for key in ("anyOf", "oneOf", "allOf"):
-        if schema.get(key):
-            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return example_for_schema(options[0], root)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    kind = schema.get("type", "object")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object":
-        props = schema.get("properties") or {}
-        return {name: example_for_schema(sub, root) for name, sub in props.items()}
-    if kind == "array":
-        return [example_for_schema(schema.get("items") or {"type": "string"}, root)]
-    if kind == "string":
-        return "example"
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return float(schema.get("minimum", 1.5))
-    if kind == "boolean":
-        return True
-    return None
+def _image_bytes(key: str, png: bool) -> bytes:
+    digest = hashlib.sha256(key.encode()).digest()
+    if png:
+        return b"\x89PNG\r\n\x1a\n" + digest
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + digest + b"\xff\xd9"
+
+
+def _fake_audio(text: str, fmt: str) -> bytes:
+    payload = hashlib.sha256(text.encode()).digest() * max(1, len(text) // 8)
+    return (b"ID3\x04\x00\x00" + payload) if fmt == "mp3" else payload
 
 
 def _wav(length: int) -> bytes:
@@ -1061,52 +1430,54 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
     for part in body.split(b"--" + match.group(1).encode()):
         head, _, data = part.partition(b"\r\n\r\n")
         name = re.search(rb'name="([^"]+)"', head)
-        if name:
-            value: Any = data[:-2] if data.endswith(b"\r\n") else data
-            if b"filename=" not in head:
-                value = value.decode()
-            out[name.group(1).decode()] = value
+        if not name:
+            continue
+        value: Any = data[:-2] if data.endswith(b"\r\n") else data
+        if b"filename=" not in head:
+            value = value.decode()
+        key = name.group(1).decode().removesuffix("[]")
+        if key in out:
+            previous = out[key]
+            out[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[key] = value
     return out
 
 
 # ------------------------------------------------------------------ in-process front-end
 
+_CUT = "peer closed connection without sending complete message body (incomplete chunked read)"
+
 
 class _EmulatedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """The body, yielded piece by piece; honours per-chunk delays, cuts and early close."""
+
     def __init__(self, response: EmulatedResponse) -> None:
         self.response = response
         self.closed = False
-
-    def _pieces(self) -> list[bytes]:
-        return self.response.chunks if self.response.chunks is not None else [self.response.body]
+        self.sent = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        for i, piece in enumerate(self._pieces()):
+        for piece in self.response.pieces():
             if self.closed:
                 return
             if self.response.delay_each:
                 time.sleep(self.response.delay_each)
+            self.sent += 1
             yield piece
-            if self.response.reset_after is not None and i + 1 >= self.response.reset_after:
-                break
         if self.response.reset_after is not None:
-            raise httpx.RemoteProtocolError(
-                "peer closed connection without sending complete message body"
-            )
+            raise httpx.RemoteProtocolError(_CUT)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for i, piece in enumerate(self._pieces()):
+        for piece in self.response.pieces():
             if self.closed:
                 return
             if self.response.delay_each:
                 await asyncio.sleep(self.response.delay_each)
+            self.sent += 1
             yield piece
-            if self.response.reset_after is not None and i + 1 >= self.response.reset_after:
-                break
         if self.response.reset_after is not None:
-            raise httpx.RemoteProtocolError(
-                "peer closed connection without sending complete message body"
-            )
+            raise httpx.RemoteProtocolError(_CUT)
 
     def close(self) -> None:
         self.closed = True
@@ -1115,30 +1486,43 @@ class _EmulatedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.closed = True
 
 
-class _EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """An httpx transport, sync and async, answering from a :class:`TogetherEmulator`.
+
+    No sockets are opened; faults surface as the exceptions httpx's own transports raise
+    (``httpx.RemoteProtocolError`` for resets and cut streams).
+    """
+
     def __init__(self, emulator: TogetherEmulator) -> None:
         self.emulator = emulator
 
     def _answer(
         self, request: httpx.Request, body: bytes
     ) -> tuple[EmulatedResponse, httpx.Response]:
-        answer = self.emulator.handle(request.method, request.url.path, dict(request.headers), body)
-        if answer.reset_after == 0 and not answer.chunks:
+        target = request.url.raw_path.decode("ascii")
+        answer = self.emulator.handle(request.method, target, dict(request.headers), body)
+        if answer.reset_before_headers:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
-        return answer, httpx.Response(
+        response = httpx.Response(
             answer.status, headers=answer.headers, stream=_EmulatedStream(answer), request=request
         )
+        return answer, response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer a request synchronously (``time.sleep`` for delays)."""
         answer, response = self._answer(request, request.read())
         if answer.delay_first:
             time.sleep(answer.delay_first)
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer a request asynchronously (``asyncio.sleep`` for delays)."""
         answer, response = self._answer(request, await request.aread())
         if answer.delay_first:
             await asyncio.sleep(answer.delay_first)
         return response
+
+
+_EmulatorTransport = EmulatorTransport

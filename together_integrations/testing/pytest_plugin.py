@@ -1,7 +1,14 @@
 """Pytest fixtures for testing apps against the Together emulator (auto-loaded via pytest11).
 
-Imports nothing heavy at import time: installing the package must not slow down or break
-anyone's pytest run.
+Imports nothing heavy at import time (no httpx, vcrpy or PyYAML until a fixture is used):
+installing the package must not slow down or break anyone's pytest run.
+
+Fixtures:
+    together_emulator: an in-process :class:`~together_integrations.testing.TogetherEmulator`.
+    together_emulator_server: the same emulator on a loopback port (``.base_url``).
+    together_vcr_config: vcrpy settings for Together cassettes. This plugin does not override
+        pytest-recording's own ``vcr_config`` (that would change every installer's cassettes);
+        opt in from a conftest with ``vcr_config = together_vcr_config`` style fixture.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def together_emulator() -> TogetherEmulator:
-    """An in-process Together emulator (no sockets). ``together_emulator.transport()`` gives a
-    ``TogetherTransport`` wired to it."""
+    """An in-process Together emulator (no sockets).
+
+    ``together_emulator.http_client()`` gives an ``httpx.Client`` on it, and
+    ``together_emulator.transport()`` a ``TogetherTransport``.
+    """
     from .emulator import TogetherEmulator
 
     return TogetherEmulator()
@@ -27,19 +37,20 @@ def together_emulator() -> TogetherEmulator:
 
 @pytest.fixture
 def together_emulator_server(together_emulator: TogetherEmulator) -> Iterator[EmulatorServer]:
-    """The same emulator served on a loopback port; use ``.base_url``."""
+    """The ``together_emulator`` served on a loopback port; use ``.base_url``."""
     with together_emulator.serve() as server:
         yield server
 
 
 @pytest.fixture
 def together_vcr_config() -> dict[str, Any]:
-    """vcrpy settings for Together cassettes; use as ``vcr_config`` in your conftest."""
+    """vcrpy settings for Together cassettes; return it from your ``vcr_config`` fixture."""
     from .cassettes import vcr_config
 
     return vcr_config()
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     """pytest-recording hook: register the readable serializer and the JSON body matcher."""
     from .cassettes import register

@@ -37,13 +37,20 @@ class EmulatorServer:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="together-emulator", daemon=True
         )
+        self._stopped = False
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close the listening socket (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+    def __repr__(self) -> str:
+        return f"EmulatorServer(base_url={self.base_url!r})"
 
     def __enter__(self) -> EmulatorServer:
         return self
@@ -66,33 +73,54 @@ def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def _serve(self) -> None:
+        def version_string(self) -> str:
+            return "cloudflare"
+
+        def _read_body(self) -> bytes:
+            if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+                parts: list[bytes] = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return b"".join(parts)
+                    parts.append(self.rfile.read(size))
+                    self.rfile.readline()
             length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
+            return self.rfile.read(length) if length else b""
+
+        def _serve(self) -> None:
+            body = self._read_body()
             answer = emulator.handle(self.command, self.path, dict(self.headers.items()), body)
             if answer.delay_first:
                 time.sleep(answer.delay_first)
-            if answer.reset_after == 0 and not answer.chunks:
+            if answer.reset_before_headers:
                 self._reset()
                 return
             self.send_response(answer.status)
             for key, value in answer.headers.items():
-                self.send_header(key, value)
+                if key.lower() != "server":  # send_response already wrote ours
+                    self.send_header(key, value)
             if answer.chunks is None:
                 self.send_header("content-length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                if self.command != "HEAD":
+                    self.wfile.write(answer.body)
                 return
+            # Streams go out chunk by chunk, each flushed, as the real server's SSE does.
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            for i, piece in enumerate(answer.chunks):
+            self.wfile.flush()
+            for piece in answer.chunks:
                 if answer.delay_each:
                     time.sleep(answer.delay_each)
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                self.wfile.flush()
-                if answer.reset_after is not None and i + 1 >= answer.reset_after:
-                    self._reset()
-                    return
+                if piece:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.flush()
+            if answer.reset_after is not None:
+                self._reset()
+                return
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
@@ -107,5 +135,8 @@ def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
         do_GET = _serve
         do_POST = _serve
         do_DELETE = _serve
+        do_PUT = _serve
+        do_PATCH = _serve
+        do_HEAD = _serve
 
     return Handler
