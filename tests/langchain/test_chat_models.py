@@ -245,7 +245,8 @@ def test_stream_shapes_usage_and_the_last_chunk(
     assert full.content == "The answer is four"
     meta = full.response_metadata
     assert meta["finish_reason"] == "stop" and meta["model_name"] == MODEL
-    assert meta["model_provider"] == "together"
+    assert meta["model_provider"] == "together" and meta["id"] == full.id
+    assert full.id and not full.id.startswith("lc_run")  # the server's response id
     if dialect == "openai":
         # vLLM passthrough models (Gemma) send no usage at all, streamed or not.
         assert full.usage_metadata is None

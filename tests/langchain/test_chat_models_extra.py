@@ -267,6 +267,7 @@ def test_streamed_logprobs_are_concatenated(mode: str) -> None:
             "object": "chat.completion.chunk",
             "created": 1,
             "model": MODEL,
+            "system_fingerprint": "fp_9",
             "choices": [
                 {
                     "index": 0,
@@ -282,6 +283,7 @@ def test_streamed_logprobs_are_concatenated(mode: str) -> None:
     content = full.response_metadata["logprobs"]["content"]
     assert [(t["token"], t["logprob"]) for t in content] == [("Hel", -0.1), ("lo", -0.2)]
     assert content[1]["top_logprobs"] == [{"token": "lo", "logprob": -0.2, "bytes": None}]
+    assert full.response_metadata["system_fingerprint"] == "fp_9"  # reported once
 
 
 def test_system_fingerprint_and_usage_details(mode: str) -> None:

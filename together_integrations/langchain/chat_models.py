@@ -745,6 +745,8 @@ class _StreamState:
             "model_name": self.acc.model or self.model,
             "model_provider": PROVIDER,
         }
+        if self.acc.id:
+            metadata["id"] = self.acc.id
         if self.fingerprint:
             metadata["system_fingerprint"] = self.fingerprint
         yield ChatGenerationChunk(
