@@ -5,12 +5,14 @@ required, additionalProperties), strings (enum, const, format, min/maxLength), n
 integers (bounds, exclusive bounds, multipleOf), booleans, arrays (items, prefixItems,
 min/maxItems), ``anyOf``/``oneOf``/``allOf``, ``$ref`` into ``$defs``/``definitions``, type lists
 and OpenAPI's ``nullable``. Recursive schemas terminate: past a depth only required
-properties are produced and arrays are as short as allowed.
+properties are produced and arrays are as short as allowed. ``pattern`` is met only when
+one of a few stock values matches it (no regex inversion).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 __all__ = ["example_for_schema"]
@@ -27,6 +29,22 @@ _FORMATS = {
     "ipv4": "127.0.0.1",
     "hostname": "example.com",
 }
+_PATTERN_CANDIDATES = [
+    *_FORMATS.values(),
+    "123",
+    "0",
+    "a",
+    "A",
+    "abc",
+    "ABC",
+    "abc123",
+    "A1",
+    "a-b",
+    "a_b",
+    "+15551234567",
+    "#ffffff",
+    "1.0.0",
+]
 
 
 def example_for_schema(schema: Any, root: Any = None, _depth: int = 0) -> Any:
@@ -162,6 +180,10 @@ def _distinct(schema: dict[str, Any], n: int, value: Any) -> Any:
 
 def _string(schema: dict[str, Any]) -> str:
     value = _FORMATS.get(str(schema.get("format")), "example")
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        # No regex inversion: the first stock value that matches, else the plain default.
+        value = next((c for c in [value, *_PATTERN_CANDIDATES] if re.search(pattern, c)), value)
     minimum = int(schema.get("minLength", 0))
     maximum = schema.get("maxLength")
     if len(value) < minimum:
