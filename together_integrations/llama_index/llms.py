@@ -1,20 +1,17 @@
 """LlamaIndex LLM for Together: ``TogetherLLM``, a function-calling chat model.
 
-Converts between LlamaIndex messages and the wire models; streams and whole responses share
-``together_integrations._chat``. Retries happen once, in the shared transport.
+Converts between LlamaIndex types and the wire models (``_convert``); streams and whole
+responses share ``together_integrations._chat``. Retries happen once, in the shared transport.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.base.llms.generic_utils import (
-    achat_to_completion_decorator,
-    astream_chat_to_completion_decorator,
-    chat_to_completion_decorator,
-    stream_chat_to_completion_decorator,
+    messages_to_prompt as generic_messages_to_prompt,
 )
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -24,390 +21,455 @@ from llama_index.core.base.llms.types import (
     CompletionResponse,
     CompletionResponseAsyncGen,
     CompletionResponseGen,
-    ImageBlock,
     LLMMetadata,
-    LogProb,
     MessageRole,
-    TextBlock,
-    ThinkingBlock,
     ToolCallBlock,
+)
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
+from llama_index.core.instrumentation.events.llm import (
+    LLMStructuredPredictEndEvent,
+    LLMStructuredPredictStartEvent,
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.streaming_utils import process_streaming_content_incremental
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
-from pydantic import BaseModel, Field
+from llama_index_instrumentation import get_dispatcher
+from pydantic import BaseModel, Field, ValidationError
 
-from together_integrations._catalog import get_model_capabilities
-from together_integrations._chat import (
-    ChatDeltaView,
-    ChatResult,
-    ChatStreamAccumulator,
-    parse_chat_completion,
-)
+from together_integrations._catalog import ModelCapabilities, get_model_capabilities
 from together_integrations.llama_index._common import ClientSettingsMixin
-from together_integrations.schemas import ChatCompletionRequest, TokenLogprob, Usage
-from together_integrations.schemas import ChatMessage as WireMessage
+from together_integrations.llama_index._convert import (
+    ChatStreamConverter,
+    CompletionStreamConverter,
+    chat_response_from_wire,
+    completion_response_from_wire,
+    completion_to_chat_response,
+    to_completion_response,
+    to_wire_messages,
+    tool_selections,
+)
+from together_integrations.schemas import ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
+    from llama_index.core.program.utils import FlexibleModel
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["TogetherLLM"]
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+_TOOL_CHOICE_WORDS = frozenset({"auto", "none", "required"})
+_TOOL_ONLY_KWARGS = ("tool_choice", "tool_required", "allow_parallel_tool_calls")
+
+dispatcher = get_dispatcher(__name__)
 
 
-def _image_url(block: ImageBlock) -> str:
-    if block.url is not None:
-        return str(block.url)
-    data = block.resolve_image(as_base64=True).read()
-    mime = block.image_mimetype or "image/jpeg"
-    return f"data:{mime};base64,{data.decode() if isinstance(data, bytes) else data}"
+def _resolve_tool_choice(
+    tool_choice: str | dict[str, Any] | None, tool_required: bool
+) -> str | dict[str, Any]:
+    if tool_choice is None:
+        return "required" if tool_required else "auto"
+    if isinstance(tool_choice, str) and tool_choice not in _TOOL_CHOICE_WORDS:
+        # A tool's name (FunctionAgent's initial_tool_choice): force that tool.
+        return {"type": "function", "function": {"name": tool_choice}}
+    return tool_choice
 
 
-def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
-    has_image = False
-    for block in message.blocks:
-        if isinstance(block, TextBlock):
-            parts.append({"type": "text", "text": block.text})
-        elif isinstance(block, ImageBlock):
-            has_image = True
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block)}})
-        elif isinstance(block, (ThinkingBlock, ToolCallBlock)):
-            continue
-        else:
-            raise TypeError(
-                f"Unsupported content block {type(block).__name__} for Together chat models; "
-                "use TextBlock or ImageBlock."
-            )
-    if not has_image:
-        return "".join(p["text"] for p in parts)
-    return parts
+def _schema_name(output_cls: type[BaseModel]) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", output_cls.__name__)[:64] or "response"
 
 
-def _tool_calls(message: ChatMessage) -> list[dict[str, Any]]:
-    calls = [
-        {
-            "id": b.tool_call_id,
-            "type": "function",
-            "function": {
-                "name": b.tool_name,
-                "arguments": b.tool_kwargs
-                if isinstance(b.tool_kwargs, str)
-                else json.dumps(b.tool_kwargs),
-            },
-        }
-        for b in message.blocks
-        if isinstance(b, ToolCallBlock)
-    ]
-    if not calls:
-        calls = list(message.additional_kwargs.get("tool_calls") or [])
-    return calls
-
-
-def to_wire_message(message: ChatMessage) -> WireMessage:
-    """A LlamaIndex message as a Together chat message."""
-    role = message.role.value
-    if role == "chatbot":
-        role = "assistant"
-    if role == "model":
-        role = "assistant"
-    if role == "tool":
-        tool_call_id = message.additional_kwargs.get("tool_call_id")
-        if not tool_call_id:
-            raise ValueError(
-                "A tool message needs additional_kwargs['tool_call_id'] "
-                "(Together rejects it otherwise)."
-            )
-        return WireMessage(role="tool", content=_content(message), tool_call_id=tool_call_id)
-    if role == "assistant":
-        calls = _tool_calls(message)
-        content = _content(message)
-        return WireMessage.model_validate(
-            {
-                "role": "assistant",
-                "content": content or ("" if not calls else None),
-                "tool_calls": calls or None,
-            }
-        )
-    if role not in ("system", "user", "developer", "function"):
-        raise ValueError(f"Unsupported message role {role!r}.")
-    return WireMessage.model_validate({"role": role, "content": _content(message)})
-
-
-def _usage_kwargs(usage: Usage | None) -> dict[str, int]:
-    if usage is None:
-        return {}
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-
-
-def _logprobs(tokens: list[TokenLogprob] | None) -> list[list[LogProb]] | None:
-    if tokens is None:
-        return None
-    return [
-        [LogProb(token=t.token, logprob=t.logprob or 0.0, bytes=t.bytes or [])]
-        + [
-            LogProb(token=top.token, logprob=top.logprob, bytes=top.bytes or [])
-            for top in t.top_logprobs
-        ]
-        for t in tokens
-    ]
-
-
-def _message(result: ChatResult) -> ChatMessage:
-    blocks: list[Any] = []
-    if result.reasoning:
-        blocks.append(
-            ThinkingBlock(
-                content=result.reasoning,
-                num_tokens=result.usage.reasoning if result.usage else None,
-            )
-        )
-    if result.content:
-        blocks.append(TextBlock(text=result.content))
-    tool_calls = []
-    for call in result.tool_calls:
-        blocks.append(
-            ToolCallBlock(
-                tool_call_id=call.id,
-                tool_name=call.name,
-                tool_kwargs=call.args if call.args is not None else call.arguments,
-            )
-        )
-        tool_calls.append(
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-        )
-    additional: dict[str, Any] = {}
-    if tool_calls:
-        additional["tool_calls"] = tool_calls
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=additional)
+def _parse_structured(output_cls: type[Model], response: ChatResponse) -> Model:
+    content = response.message.content or ""
+    try:
+        return output_cls.model_validate_json(content)
+    except ValidationError as exc:
+        raise ValueError(
+            f"The model's reply is not a valid {output_cls.__name__}: {exc}. "
+            f"Reply: {content[:500]!r}"
+        ) from exc
 
 
 class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
-    """Together chat models for LlamaIndex, with function calling and structured output.
+    """Together models for LlamaIndex, with function calling and structured output.
+
+    Setup:
+        ``pip install "together-integrations[llama-index]"`` and set ``TOGETHER_API_KEY``.
 
     Example:
         .. code-block:: python
 
+            from llama_index.core.agent.workflow import FunctionAgent
             from together_integrations.llama_index import TogetherLLM
 
             llm = TogetherLLM(model="meta-llama/Llama-3.3-70B-Instruct-Turbo")
             print(llm.complete("Paris is the capital of"))
-            print(llm.metadata.context_window)   # 131072, from the bundled catalog
+            print(llm.metadata.context_window)  # 131072, from the bundled catalog
 
-    Works with ``FunctionAgent`` (streaming tool calls), ``structured_predict`` (json_schema
-    where supported), ``TokenCountingHandler`` (real usage, streams too) and ``ImageBlock``.
+            for chunk in llm.stream_complete("Tell me a joke"):
+                print(chunk.delta, end="")
+
+            def add(a: int, b: int) -> int:
+                "Add two integers."
+                return a + b
+
+            agent = FunctionAgent(tools=[add], llm=llm)  # streaming tool calls
+            # structured output: json_schema where the model supports it, else forced tools
+            # city = llm.structured_predict(City, PromptTemplate("Capital of {c}?"), c="France")
+
+    ``metadata`` comes from the model catalog (context window, chat or language model,
+    function calling), overridable with ``context_window``, ``num_output``, ``is_chat_model``
+    and ``is_function_calling_model``. Language (base) models are served on ``/completions``;
+    everything else on ``/chat/completions``. Responses carry the body in ``raw`` and the
+    token counts in ``additional_kwargs`` (streams too), so ``TokenCountingHandler`` counts
+    what Together billed. Reasoning arrives as a ``ThinkingBlock`` (``thinking_delta`` in
+    streams). ``ImageBlock`` s (URL, bytes or path) are sent as ``image_url`` parts.
+
+    Constructing one does no I/O; retries (``max_retries``) happen once, in the shared
+    transport. The key comes from ``api_key`` or ``TOGETHER_API_KEY`` and is never serialised.
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="Together model id.")
-    temperature: float | None = Field(default=None)
-    max_tokens: int | None = Field(default=None, description="Maximum tokens to generate.")
+    temperature: float | None = Field(
+        default=None, ge=0.0, description="Sampling temperature (server default when unset)."
+    )
+    max_tokens: int | None = Field(default=None, gt=0, description="Maximum tokens to generate.")
+    logprobs: bool | None = Field(
+        default=None, description="Return the log probability of each generated token."
+    )
+    top_logprobs: int = Field(
+        default=0, ge=0, le=20, description="Alternatives per token when logprobs is set."
+    )
+    reasoning_effort: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="Reasoning effort, for reasoning models that accept it."
+    )
     additional_kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="Extra request fields, sent as is."
+        default_factory=dict, description="Extra request fields, sent as given."
     )
     context_window: int | None = Field(
-        default=None, description="Override the catalog's context window."
+        default=None, gt=0, description="Override the catalog's context window."
+    )
+    num_output: int | None = Field(
+        default=None, gt=0, description="Override the tokens reserved for the output."
+    )
+    is_chat_model: bool | None = Field(
+        default=None,
+        description="Override the catalog: True for /chat/completions, False for /completions.",
     )
     is_function_calling_model: bool | None = Field(
-        default=None, description="Override the catalog."
+        default=None, description="Override the catalog's tool-calling support."
     )
-    strict: bool = Field(default=False, description="Send strict tool schemas.")
+    strict: bool = Field(default=False, description="Send strict tool and json_schema definitions.")
 
     @classmethod
     def class_name(cls) -> str:
         return "TogetherLLM"
 
+    # ------------------------------------------------------------ metadata
+
+    @property
+    def _caps(self) -> ModelCapabilities:
+        return get_model_capabilities(self.model)
+
+    @property
+    def _chat_endpoint(self) -> bool:
+        if self.is_chat_model is not None:
+            return self.is_chat_model
+        return self._caps.type != "language"
+
     @property
     def metadata(self) -> LLMMetadata:
-        caps = get_model_capabilities(self.model)
+        caps = self._caps
+        chat = self._chat_endpoint
         return LLMMetadata(
             context_window=self.context_window or caps.context_window,
-            num_output=self.max_tokens or caps.max_output_tokens or -1,
-            is_chat_model=caps.type != "language",
-            is_function_calling_model=caps.tool_calling
-            if self.is_function_calling_model is None
-            else self.is_function_calling_model,
+            num_output=self.num_output
+            or self.max_tokens
+            or caps.max_output_tokens
+            or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=chat,
+            is_function_calling_model=(
+                chat and caps.tool_calling
+                if self.is_function_calling_model is None
+                else self.is_function_calling_model
+            ),
             model_name=self.model,
         )
 
-    @property
-    def _think_tags(self) -> bool:
-        return get_model_capabilities(self.model).reasoning_in_content
+    # ------------------------------------------------------------- requests
 
-    def _request(
-        self, messages: Sequence[ChatMessage], stream: bool, **kwargs: Any
-    ) -> ChatCompletionRequest:
+    def _body(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Instance settings, then ``additional_kwargs``, then per-call kwargs (None = unset)."""
         body: dict[str, Any] = {
             "model": self.model,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            "reasoning_effort": self.reasoning_effort,
+            "logprobs": self.logprobs,
+            "top_logprobs": self.top_logprobs or None,
             **self.additional_kwargs,
+            **kwargs,
         }
-        body.update({k: v for k, v in kwargs.items() if v is not None})
-        body["messages"] = [to_wire_message(m) for m in messages]
+        # Together takes ``logprobs`` as a count (0-20), not OpenAI's bool + top_logprobs.
+        top = body.pop("top_logprobs", None)
+        if body.get("logprobs") is True:
+            body["logprobs"] = max(int(top or 0), 1)
+        elif body.get("logprobs") is False:
+            body["logprobs"] = None
+        return {k: v for k, v in body.items() if v is not None}
+
+    def _chat_request(
+        self, messages: Sequence[ChatMessage], stream: bool, kwargs: dict[str, Any]
+    ) -> ChatCompletionRequest:
+        body = self._body(kwargs)
+        if "tool_choice" in body and not body.get("tools"):
+            raise ValueError(
+                "tool_choice without tools: Together rejects it. Pass tools as well "
+                "(chat_with_tools does), or drop tool_choice."
+            )
+        body["messages"] = to_wire_messages(messages)
         body["stream"] = stream
-        return ChatCompletionRequest.model_validate(
-            {k: v for k, v in body.items() if v is not None}
-        )
+        return ChatCompletionRequest.model_validate(body)
 
-    def _response(self, wire: Any) -> ChatResponse:
-        result = parse_chat_completion(wire, think_tags=self._think_tags)[0]
-        return ChatResponse(
-            message=_message(result),
-            raw=wire.model_dump(mode="json"),
-            logprobs=_logprobs(result.logprobs),
-            additional_kwargs=_usage_kwargs(result.usage),
-        )
+    def _completion_request(
+        self, prompt: str, formatted: bool, stream: bool, kwargs: dict[str, Any]
+    ) -> CompletionRequest:
+        body = self._body(kwargs)
+        if body.get("tools") or "tool_choice" in body or "response_format" in body:
+            raise ValueError(
+                f"{self.model} is a language model served on /completions, which takes no "
+                "tools, tool_choice or response_format; use a chat model."
+            )
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        body["prompt"] = prompt
+        body["stream"] = stream
+        return CompletionRequest.model_validate(body)
 
-    # ---------------------------------------------------------------- chat
+    def _messages_prompt(self, messages: Sequence[ChatMessage]) -> str:
+        to_prompt = self.messages_to_prompt or generic_messages_to_prompt
+        return to_prompt(messages)
+
+    @property
+    def _think_tags(self) -> bool:
+        return self._caps.reasoning_in_content
+
+    # ----------------------------------------- undecorated implementations
+    # complete() on a chat model and chat() on a language model call these, so each user
+    # call is one callback event, one rate-limiter slot and one token count.
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        if not self._chat_endpoint:
+            prompt = self._messages_prompt(messages)
+            return completion_to_chat_response(self._complete(prompt, True, **kwargs))
+        wire = self._get_transport().chat_completions(
+            self._chat_request(messages, False, kwargs), self._request_options()
+        )
+        return chat_response_from_wire(wire, think_tags=self._think_tags)
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        if not self._chat_endpoint:
+            prompt = self._messages_prompt(messages)
+            return completion_to_chat_response(await self._acomplete(prompt, True, **kwargs))
+        wire = await self._get_transport().achat_completions(
+            self._chat_request(messages, False, kwargs), self._request_options()
+        )
+        return chat_response_from_wire(wire, think_tags=self._think_tags)
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        if not self._chat_endpoint:
+            completions = self._stream_complete(self._messages_prompt(messages), True, **kwargs)
+            return (completion_to_chat_response(c) for c in completions)
+        request = self._chat_request(messages, True, kwargs)
+        # Opened here, so a refused request raises at the call, not at the first chunk.
+        stream = self._get_transport().chat_completions_stream(request, self._request_options())
+        converter = ChatStreamConverter(think_tags=self._think_tags)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            with stream:
+                for chunk in stream:
+                    response = converter.feed(chunk)
+                    if response is not None:
+                        yield response
+            tail = converter.finish()
+            if tail is not None:
+                yield tail
+
+        return gen()
+
+    async def _astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        if not self._chat_endpoint:
+            prompt = self._messages_prompt(messages)
+            completions = await self._astream_complete(prompt, True, **kwargs)
+
+            async def from_completions() -> AsyncGenerator[ChatResponse, None]:
+                async for c in completions:
+                    yield completion_to_chat_response(c)
+
+            return from_completions()
+        request = self._chat_request(messages, True, kwargs)
+        stream = await self._get_transport().achat_completions_stream(
+            request, self._request_options()
+        )
+        converter = ChatStreamConverter(think_tags=self._think_tags)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            async with stream:
+                async for chunk in stream:
+                    response = converter.feed(chunk)
+                    if response is not None:
+                        yield response
+            tail = converter.finish()
+            if tail is not None:
+                yield tail
+
+        return gen()
+
+    def _complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        if self._chat_endpoint:
+            return to_completion_response(self._chat(_user(prompt), **kwargs))
+        wire = self._get_transport().completions(
+            self._completion_request(prompt, formatted, False, kwargs), self._request_options()
+        )
+        return completion_response_from_wire(wire)
+
+    async def _acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        if self._chat_endpoint:
+            return to_completion_response(await self._achat(_user(prompt), **kwargs))
+        wire = await self._get_transport().acompletions(
+            self._completion_request(prompt, formatted, False, kwargs), self._request_options()
+        )
+        return completion_response_from_wire(wire)
+
+    def _stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        if self._chat_endpoint:
+            return (to_completion_response(r) for r in self._stream_chat(_user(prompt), **kwargs))
+        request = self._completion_request(prompt, formatted, True, kwargs)
+        stream = self._get_transport().completions_stream(request, self._request_options())
+        converter = CompletionStreamConverter()
+
+        def gen() -> Generator[CompletionResponse, None, None]:
+            with stream:
+                for chunk in stream:
+                    yield converter.feed(chunk)
+
+        return gen()
+
+    async def _astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        if self._chat_endpoint:
+            responses = await self._astream_chat(_user(prompt), **kwargs)
+
+            async def from_chat() -> AsyncGenerator[CompletionResponse, None]:
+                async for r in responses:
+                    yield to_completion_response(r)
+
+            return from_chat()
+        request = self._completion_request(prompt, formatted, True, kwargs)
+        stream = await self._get_transport().acompletions_stream(request, self._request_options())
+        converter = CompletionStreamConverter()
+
+        async def gen() -> AsyncGenerator[CompletionResponse, None]:
+            async with stream:
+                async for chunk in stream:
+                    yield converter.feed(chunk)
+
+        return gen()
+
+    # --------------------------------------------------------- public API
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        wire = self._get_transport().chat_completions(
-            self._request(messages, False, **kwargs), self._request_options()
-        )
-        return self._response(wire)
+        return self._chat(messages, **kwargs)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        wire = await self._get_transport().achat_completions(
-            self._request(messages, False, **kwargs), self._request_options()
-        )
-        return self._response(wire)
-
-    def _stream_response(
-        self, acc: ChatStreamAccumulator, so_far: list[str], views: list[ChatDeltaView], wire: Any
-    ) -> ChatResponse | None:
-        """One streamed response: the delta, and the message so far (text, thinking, calls).
-
-        ``so_far`` holds [text, thinking] between chunks, so each chunk costs O(its size).
-        """
-        if not views:
-            return None
-        delta = "".join(v.content for v in views)
-        thinking = "".join(v.reasoning for v in views)
-        so_far[0] += delta
-        so_far[1] += thinking
-        blocks: list[Any] = []
-        if so_far[1]:
-            blocks.append(ThinkingBlock(content=so_far[1]))
-        if so_far[0]:
-            blocks.append(TextBlock(text=so_far[0]))
-        additional: dict[str, Any] = {}
-        calls = acc.tool_calls()
-        if calls:
-            for call in calls:
-                blocks.append(
-                    ToolCallBlock(
-                        tool_call_id=call.id,
-                        tool_name=call.name,
-                        tool_kwargs=call.args if call.args is not None else call.arguments,
-                    )
-                )
-            additional["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
-                }
-                for c in calls
-            ]
-        extra: dict[str, Any] = _usage_kwargs(acc.usage)
-        if thinking:
-            extra["thinking_delta"] = thinking
-        return ChatResponse(
-            message=ChatMessage(
-                role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=additional
-            ),
-            delta=delta,
-            raw=wire,
-            additional_kwargs=extra,
-        )
+        return await self._achat(messages, **kwargs)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        request = self._request(messages, True, **kwargs)
-        stream = self._get_transport().chat_completions_stream(request, self._request_options())
-
-        def gen() -> Generator[ChatResponse, None, None]:
-            acc = ChatStreamAccumulator(think_tags=self._think_tags)
-            so_far = ["", ""]
-            with stream:
-                for wire in stream:
-                    response = self._stream_response(acc, so_far, acc.feed(wire), wire)
-                    if response is not None:
-                        yield response
-
-        return gen()
+        return self._stream_chat(messages, **kwargs)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        request = self._request(messages, True, **kwargs)
-        stream = await self._get_transport().achat_completions_stream(
-            request, self._request_options()
-        )
-
-        async def gen() -> AsyncGenerator[ChatResponse, None]:
-            acc = ChatStreamAccumulator(think_tags=self._think_tags)
-            so_far = ["", ""]
-            async with stream:
-                async for wire in stream:
-                    response = self._stream_response(acc, so_far, acc.feed(wire), wire)
-                    if response is not None:
-                        yield response
-
-        return gen()
-
-    # ---------------------------------------------------------- completion
+        return await self._astream_chat(messages, **kwargs)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+        return self._complete(prompt, formatted, **kwargs)
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+        return await self._acomplete(prompt, formatted, **kwargs)
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+        return self._stream_complete(prompt, formatted, **kwargs)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+        return await self._astream_complete(prompt, formatted, **kwargs)
 
     # --------------------------------------------------- structured output
+    # Where the catalog says the model takes a json_schema response format, one plain chat
+    # request carries it. Otherwise the base class picks its program: forced tool calls
+    # (tools + tool_choice "required") for function-calling models, text parsing for the
+    # rest. Tool-only kwargs are dropped on the paths that send no tools, so tool_choice
+    # never reaches Together without tools.
 
     def _json_schema_format(self, output_cls: type[BaseModel]) -> dict[str, Any] | None:
-        """The json_schema response format, or None where the model lacks it (then the
-        base class's forced-tool-call program is used: tools always come with tool_choice)."""
         if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
             return None
-        if not get_model_capabilities(self.model).structured_output:
+        if not self._chat_endpoint or not self._caps.structured_output:
             return None
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": output_cls.__name__, "schema": output_cls.model_json_schema()},
+        schema: dict[str, Any] = {
+            "name": _schema_name(output_cls),
+            "schema": output_cls.model_json_schema(),
         }
+        if self.strict:
+            schema["strict"] = True
+        return {"type": "json_schema", "json_schema": schema}
 
+    def _uses_tools_for(self) -> bool:
+        mode = self.pydantic_program_mode
+        return mode == PydanticProgramMode.FUNCTION or (
+            mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
+        )
+
+    def _structured_kwargs(
+        self, llm_kwargs: dict[str, Any] | None, fmt: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        kwargs = dict(llm_kwargs or {})
+        if fmt is not None or not self._uses_tools_for():
+            for key in _TOOL_ONLY_KWARGS:
+                kwargs.pop(key, None)
+        if fmt is not None:
+            kwargs["response_format"] = fmt
+        return kwargs
+
+    def _structured_messages(
+        self, prompt: PromptTemplate, prompt_args: dict[str, Any]
+    ) -> list[ChatMessage]:
+        return self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
+
+    @dispatcher.span
     def structured_predict(
         self,
         output_cls: type[Model],
@@ -415,17 +477,24 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         llm_kwargs: dict[str, Any] | None = None,
         **prompt_args: Any,
     ) -> Model:
-        """Predict an ``output_cls`` instance, with the json_schema response format where the
-        model supports it (one request, no tools), else through forced tool calls."""
+        """Predict an ``output_cls`` instance: one json_schema request where the model
+        supports it, else forced tool calls (or text parsing for models without tools)."""
         fmt = self._json_schema_format(output_cls)
+        kwargs = self._structured_kwargs(llm_kwargs, fmt)
         if fmt is None:
-            base: Model = super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            base: Model = super().structured_predict(output_cls, prompt, kwargs, **prompt_args)
             return base
-        messages = prompt.format_messages(llm=self, **prompt_args)
-        response = self.chat(messages, response_format=fmt, **(llm_kwargs or {}))
-        result: Model = output_cls.model_validate_json(response.message.content or "")
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(
+                output_cls=output_cls, template=prompt, template_args=prompt_args
+            )
+        )
+        response = self.chat(self._structured_messages(prompt, prompt_args), **kwargs)
+        result = _parse_structured(output_cls, response)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
         return result
 
+    @dispatcher.span
     async def astructured_predict(
         self,
         output_cls: type[Model],
@@ -435,15 +504,66 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     ) -> Model:
         """Async :meth:`structured_predict`."""
         fmt = self._json_schema_format(output_cls)
+        kwargs = self._structured_kwargs(llm_kwargs, fmt)
         if fmt is None:
-            abase: Model = await super().astructured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
+            base: Model = await super().astructured_predict(
+                output_cls, prompt, kwargs, **prompt_args
             )
-            return abase
-        messages = prompt.format_messages(llm=self, **prompt_args)
-        response = await self.achat(messages, response_format=fmt, **(llm_kwargs or {}))
-        result: Model = output_cls.model_validate_json(response.message.content or "")
+            return base
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(
+                output_cls=output_cls, template=prompt, template_args=prompt_args
+            )
+        )
+        response = await self.achat(self._structured_messages(prompt, prompt_args), **kwargs)
+        result = _parse_structured(output_cls, response)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
         return result
+
+    def _structured_stream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
+        # Used by stream_structured_predict (and as_structured_llm().stream_chat).
+        fmt = self._json_schema_format(output_cls)
+        kwargs = self._structured_kwargs(llm_kwargs, fmt)
+        if fmt is None:
+            return super()._structured_stream_call(output_cls, prompt, kwargs, **prompt_args)
+        responses = self.stream_chat(self._structured_messages(prompt, prompt_args), **kwargs)
+
+        def gen() -> Generator[Model | FlexibleModel, None, None]:
+            current: Model | FlexibleModel | None = None
+            for response in responses:
+                current = process_streaming_content_incremental(response, output_cls, current)
+                yield current
+
+        return gen()
+
+    async def _structured_astream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
+        fmt = self._json_schema_format(output_cls)
+        kwargs = self._structured_kwargs(llm_kwargs, fmt)
+        if fmt is None:
+            return await super()._structured_astream_call(output_cls, prompt, kwargs, **prompt_args)
+        responses = await self.astream_chat(
+            self._structured_messages(prompt, prompt_args), **kwargs
+        )
+
+        async def gen() -> AsyncGenerator[Model | FlexibleModel, None]:
+            current: Model | FlexibleModel | None = None
+            async for response in responses:
+                current = process_streaming_content_incremental(response, output_cls, current)
+                yield current
+
+        return gen()
 
     # --------------------------------------------------------------- tools
 
@@ -459,30 +579,24 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         strict: bool | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
+        """The ``chat`` kwargs for a request offering ``tools``; ``tool_choice`` is sent only
+        with tools: a tool's name forces that tool, ``tool_required`` means "required"."""
         use_strict = self.strict if strict is None else strict
         specs = []
         for tool in tools:
-            fn = tool.metadata.to_openai_tool()["function"]
+            spec = tool.metadata.to_openai_tool(skip_length_check=True)
             if use_strict:
-                fn["strict"] = True
-            specs.append({"type": "function", "function": fn})
+                spec["function"]["strict"] = True
+            specs.append(spec)
         messages = list(chat_history or [])
         if isinstance(user_msg, str):
             user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
         if user_msg is not None:
             messages.append(user_msg)
-        if isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
-            tool_choice = {"type": "function", "function": {"name": tool_choice}}
-        choice = (
-            tool_choice if tool_choice is not None else ("required" if tool_required else "auto")
-        )
-        out: dict[str, Any] = {
-            "messages": messages,
-            "tools": specs or None,
-            "tool_choice": choice if specs else None,
-            **kwargs,
-        }
+        out: dict[str, Any] = {"messages": messages, **kwargs}
         if specs:
+            out["tools"] = specs
+            out["tool_choice"] = _resolve_tool_choice(tool_choice, tool_required)
             out["parallel_tool_calls"] = allow_parallel_tool_calls
         return out
 
@@ -493,38 +607,31 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         allow_parallel_tool_calls: bool = False,
         **kwargs: Any,
     ) -> ChatResponse:
-        if not allow_parallel_tool_calls:
-            calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
-            if len(calls) > 1:
-                response.message.blocks = [
-                    b for b in response.message.blocks if not isinstance(b, ToolCallBlock)
-                ] + calls[:1]
-                response.message.additional_kwargs["tool_calls"] = (
-                    response.message.additional_kwargs.get("tool_calls", [])[:1]
-                )
+        """Keep only the first tool call unless parallel calls were allowed."""
+        if allow_parallel_tool_calls:
+            return response
+        message = response.message
+        calls = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
+        if len(calls) > 1:
+            message.blocks = [b for b in message.blocks if not isinstance(b, ToolCallBlock)]
+            message.blocks.append(calls[0])
+            wire_calls = message.additional_kwargs.get("tool_calls")
+            if wire_calls:
+                message.additional_kwargs["tool_calls"] = wire_calls[:1]
         return response
 
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
-        calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
-        if not calls and error_on_no_tool_call:
+        """The response's tool calls as ``ToolSelection`` s (partial arguments mid-stream)."""
+        selections = tool_selections(response.message)
+        if not selections and error_on_no_tool_call:
             raise ValueError(
-                f"Expected at least one tool call, got none: {response.message.content!r}"
-            )
-        selections = []
-        for call in calls:
-            kwargs_ = call.tool_kwargs
-            if isinstance(kwargs_, str):
-                try:
-                    kwargs_ = json.loads(kwargs_) if kwargs_.strip() else {}
-                except ValueError:
-                    kwargs_ = {}
-            selections.append(
-                ToolSelection(
-                    tool_id=call.tool_call_id or "",
-                    tool_name=call.tool_name,
-                    tool_kwargs=kwargs_ if isinstance(kwargs_, dict) else {},
-                )
+                "Expected at least one tool call, got none. Reply: "
+                f"{(response.message.content or '')[:200]!r}"
             )
         return selections
+
+
+def _user(prompt: str) -> list[ChatMessage]:
+    return [ChatMessage(role=MessageRole.USER, content=prompt)]
