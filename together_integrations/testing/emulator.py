@@ -1495,6 +1495,8 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def __init__(self, emulator: TogetherEmulator) -> None:
         self.emulator = emulator
+        self.last_stream: _EmulatedStream | None = None
+        """The body stream of the latest response (``sent``: chunks yielded, ``closed``)."""
 
     def _answer(
         self, request: httpx.Request, body: bytes
@@ -1505,8 +1507,9 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
+        self.last_stream = _EmulatedStream(answer)
         response = httpx.Response(
-            answer.status, headers=answer.headers, stream=_EmulatedStream(answer), request=request
+            answer.status, headers=answer.headers, stream=self.last_stream, request=request
         )
         return answer, response
 
