@@ -79,7 +79,7 @@ def raw_stream_reader(client: httpx.Client, url: str, headers: dict[str, str]) -
 def our_stream_reader(transport: TogetherTransport) -> Callable[[], int]:
     def read() -> int:
         n = 0
-        for _ in transport.chat_completions_stream(STREAM_PAYLOAD):
+        for _ in transport.chat.stream(STREAM_PAYLOAD):
             n += 1
         return n
 
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> Report:
         calls = interleaved(
             {
                 "raw": lambda: raw.post(url, json=PAYLOAD, headers=headers).json(),
-                "ours": lambda: ours.chat_completions(PAYLOAD),
+                "ours": lambda: ours.chat.create(PAYLOAD),
             },
             rounds=args.rounds,
             repeat=args.calls,
@@ -163,7 +163,7 @@ async def run_async(server: BenchServer, args: argparse.Namespace) -> tuple[floa
         (await raw.post(url, json=PAYLOAD, headers=headers)).json()
 
     async def our_call() -> None:
-        await ours.achat_completions(PAYLOAD)
+        await ours.chat.acreate(PAYLOAD)
 
     async def raw_stream() -> None:
         async with raw.stream("POST", url, json=STREAM_PAYLOAD, headers=headers) as response:
@@ -172,7 +172,7 @@ async def run_async(server: BenchServer, args: argparse.Namespace) -> tuple[floa
                     json.loads(line[6:])
 
     async def our_stream() -> None:
-        async for _ in await ours.achat_completions_stream(STREAM_PAYLOAD):
+        async for _ in await ours.chat.astream(STREAM_PAYLOAD):
             pass
 
     async def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
@@ -203,7 +203,7 @@ def profile(transport: TogetherTransport, server: BenchServer) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(300):
-        transport.chat_completions(PAYLOAD)
+        transport.chat.create(PAYLOAD)
     for _ in range(30):
         read()
     profiler.disable()

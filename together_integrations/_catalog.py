@@ -210,11 +210,11 @@ class ModelCatalog:
 
     def refresh(self, transport: TogetherTransport) -> int:
         """Fetch ``GET /models`` and merge it (see :meth:`update`)."""
-        return self.update(transport.list_models())
+        return self.update(transport.models.list())
 
     async def arefresh(self, transport: TogetherTransport) -> int:
         """Async :meth:`refresh`."""
-        return self.update(await transport.alist_models())
+        return self.update(await transport.models.alist())
 
 
 DEFAULT_CATALOG = ModelCatalog()

@@ -21,3 +21,6 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_KEEPALIVE = 20
+
+SHARED_TRANSPORTS_MAX = 32
+"""Transports ``TogetherTransport.shared()`` keeps alive (one per distinct settings)."""

@@ -250,7 +250,7 @@ class EmbeddingBatcher:
     # ------------------------------------------------------------------ sync
 
     def _embed_batch(self, batch: list[str]) -> list[list[float]]:
-        response = self.transport.embeddings(self._request(batch), self.options)
+        response = self.transport.embeddings.create(self._request(batch), self.options)
         return self._vectors(response, len(batch))
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -297,7 +297,7 @@ class EmbeddingBatcher:
     # ----------------------------------------------------------------- async
 
     async def _aembed_batch(self, batch: list[str]) -> list[list[float]]:
-        response = await self.transport.aembeddings(self._request(batch), self.options)
+        response = await self.transport.embeddings.acreate(self._request(batch), self.options)
         return self._vectors(response, len(batch))
 
     async def aembed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -4,6 +4,9 @@
 
     TogetherError
     ├── TogetherConfigError              bad settings, raised before any request
+    ├── JobError                         a server-side job (batch, fine-tune, video, endpoint)
+    │   ├── JobFailedError               ended failed/error/expired/cancelled: reason, job
+    │   └── JobTimeoutError              still running when the wait ran out: the last job state
     └── APIError
         ├── APIConnectionError           the server could not be reached, or a stream broke
         │   └── APITimeoutError
@@ -28,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._headers import parse_rate_limit_headers, parse_retry_after, request_id
 from .schemas.errors import error_message_text, parse_error_body
 
 __all__ = [
@@ -41,6 +45,9 @@ __all__ = [
     "ConflictError",
     "InsufficientCreditsError",
     "InternalServerError",
+    "JobError",
+    "JobFailedError",
+    "JobTimeoutError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -56,6 +63,69 @@ class TogetherError(Exception):
 
 class TogetherConfigError(TogetherError, ValueError):
     """The client is misconfigured (no API key, an unsafe base URL...)."""
+
+
+class JobError(TogetherError):
+    """A job on the server did not end as hoped.
+
+    Attributes:
+        job: The last state of the job as the server reported it (a schema object).
+        job_id: Its id, to resume waiting (``wait(job_id)``) or to look it up later.
+        status: Its status text.
+    """
+
+    def __init__(self, message: str, *, job: Any, job_id: str | None, status: str | None):
+        super().__init__(message)
+        self.message = message
+        self.job = job
+        self.job_id = job_id
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_job_error, (type(self), self.__dict__.copy(), self.args))
+
+
+def _rebuild_job_error(
+    cls: type[JobError], state: dict[str, Any], args: tuple[Any, ...]
+) -> JobError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+class JobFailedError(JobError):
+    """The job ended without success (failed, error, expired or cancelled).
+
+    Attributes:
+        reason: The server's own reason, when it gave one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job: Any,
+        job_id: str | None,
+        status: str | None,
+        reason: str | None = None,
+    ):
+        super().__init__(message, job=job, job_id=job_id, status=status)
+        self.reason = reason
+
+
+class JobTimeoutError(JobError, TimeoutError):
+    """The wait ran out while the job was still running. The job goes on on the server.
+
+    Attributes:
+        waited: Seconds waited (by the poller's clock).
+    """
+
+    def __init__(
+        self, message: str, *, job: Any, job_id: str | None, status: str | None, waited: float
+    ):
+        super().__init__(message, job=job, job_id=job_id, status=status)
+        self.waited = waited
 
 
 class APIError(TogetherError):
@@ -85,7 +155,13 @@ def _rebuild(cls: type[APIError], state: dict[str, Any], args: tuple[Any, ...]) 
 
 
 class APIConnectionError(APIError):
-    """The request did not reach the server, or the response (or stream) broke off."""
+    """The request did not reach the server, or the response (or stream) broke off.
+
+    Attributes:
+        request_sent: ``False`` only when the request certainly never reached the server
+            (no connection was made); then even a request that starts paid work is safe to
+            send again.
+    """
 
     def __init__(
         self,
@@ -94,8 +170,10 @@ class APIConnectionError(APIError):
         *,
         method: str | None = None,
         url: str | None = None,
+        request_sent: bool = True,
     ):
         super().__init__(message, method=method, url=url)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):
@@ -107,8 +185,9 @@ class APITimeoutError(APIConnectionError):
         *,
         method: str | None = None,
         url: str | None = None,
+        request_sent: bool = True,
     ):
-        super().__init__(message, method=method, url=url)
+        super().__init__(message, method=method, url=url, request_sent=request_sent)
 
 
 class APIResponseValidationError(APIError):
@@ -230,8 +309,6 @@ class RateLimitError(APIStatusError):
 
     def __init__(self, message: str, **kwargs: Any):
         super().__init__(message, **kwargs)
-        from ._retry import parse_rate_limit_headers, parse_retry_after
-
         self.retry_after: float | None = parse_retry_after(self.headers)
         self.rate_limits: dict[str, float | str] = parse_rate_limit_headers(self.headers)
 
@@ -274,19 +351,19 @@ def make_status_error(
     cls = _STATUS_ERRORS.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
-    request_id = headers.get("x-request-id") or (parsed.id if parsed is not None else None)
+    request_id_ = request_id(headers) or (parsed.id if parsed is not None else None)
     parts = [f"Together API error {status_code}"]
     if detail is not None and detail.code:
         parts[0] += f" ({detail.code})"
     message = parts[0] + (f": {text}" if text else "")
     if cls.hint:
         message += f" {cls.hint}"
-    if request_id:
-        message += f" [request id: {request_id}]"
+    if request_id_:
+        message += f" [request id: {request_id_}]"
     return cls(
         message,
         status_code=status_code,
-        request_id=request_id,
+        request_id=request_id_,
         body=body,
         server_message=server_message,
         code=detail.code if detail is not None else None,
@@ -296,3 +373,45 @@ def make_status_error(
         method=method,
         url=url,
     )
+
+
+_ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit": 429,
+    "rate_limit_error": 429,
+    "server_error": 500,
+    "overloaded_error": 503,
+}
+
+
+def make_stream_error(data: str, *, method: str | None, url: str | None) -> APIStatusError:
+    """The typed error for an error the server sent inside a stream, after its 200.
+
+    The HTTP status is already spent, so the status is read from the error itself: a
+    numeric ``code`` or ``status_code``, else its ``type``, else 500.
+    """
+    body, parsed = parse_error_body(data.encode("utf-8", errors="replace"))
+    detail = parsed.detail if parsed is not None else None
+    status = 500
+    candidates: list[Any] = []
+    if isinstance(body, dict):
+        candidates.append(body.get("status_code"))
+        inner = body.get("error")
+        if isinstance(inner, dict):
+            candidates += [inner.get("status_code"), inner.get("code")]
+    for candidate in candidates:
+        if isinstance(candidate, int) and 400 <= candidate <= 599:
+            status = candidate
+            break
+    else:
+        if detail is not None and detail.type in _ERROR_TYPE_STATUS:
+            status = _ERROR_TYPE_STATUS[detail.type]
+    error = make_status_error(
+        status, {}, data.encode("utf-8", errors="replace"), method=method, url=url
+    )
+    error.message = "The stream was ended by an error from the server. " + error.message
+    error.args = (error.message,)
+    return error

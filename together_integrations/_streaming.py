@@ -2,26 +2,40 @@
 
 The decoder follows the WHATWG event-stream rules: lines end with CRLF, LF or CR; ``data``
 lines of one event are joined with ``\\n``; lines starting with ``:`` are comments
-(keep-alives); an event is dispatched at a blank line. Together sends only ``data:`` lines and
-ends with ``data: [DONE]`` (NOTES §4).
+(keep-alives); an event is dispatched at a blank line; bytes that are not UTF-8 decode to
+U+FFFD. Together sends only ``data:`` lines and ends with ``data: [DONE]`` (NOTES §4).
 
-A stream that ends with neither ``[DONE]`` nor a finish reason raises
-:class:`APIConnectionError` instead of returning a silently truncated answer.
+Rules the wrappers keep:
+
+* a stream that ends with neither ``[DONE]`` nor a finish reason raises
+  :class:`APIConnectionError` instead of returning a silently truncated answer;
+* an error sent inside the stream (``event: error`` or ``data: {"error": ...}``) raises the
+  matching typed error with the server's message;
+* a stream read to its end is drained, so its connection goes back to the pool;
+* a stream left early (``break``), closed, or dropped unread releases its connection at
+  once: the iterator holds no reference to its wrapper, so there is no cycle waiting for
+  the garbage collector.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError
+from ._base_transport import map_httpx_error, safe_url
+from ._exceptions import APIResponseValidationError, make_stream_error
 
 T = TypeVar("T")
 
 __all__ = ["AsyncStream", "SSEDecoder", "ServerSentEvent", "Stream"]
+
+_DRAIN_LIMIT = 64 * 1024
+"""Bytes read after ``[DONE]`` to reach the end of the body (normally a few bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +49,16 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Incremental event-stream decoder: feed bytes in any split, get whole events out."""
+    """Incremental event-stream decoder: feed bytes in any split, get whole events out.
 
-    __slots__ = ("_buf", "_data", "_event", "_id", "_pending_cr", "_retry")
+    Linear in the input: an unfinished line is kept as a list of pieces and joined once,
+    when its end arrives, so a 20 MiB line costs one copy, not one per network chunk.
+    """
+
+    __slots__ = ("_data", "_event", "_id", "_parts", "_pending_cr", "_retry")
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._parts: list[bytes] = []
         self._pending_cr = False
         self._data: list[str] = []
         self._event: str | None = None
@@ -49,18 +67,26 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk`` (any slice of the byte stream) and return the completed events."""
-        if self._pending_cr and chunk.startswith(b"\n"):
+        if self._pending_cr and chunk[:1] == b"\n":
             # The CR that ended the previous chunk and this LF are one CRLF line break.
             chunk = chunk[1:]
         self._pending_cr = False
         if not chunk:
             return []
-        data = self._buf + chunk
-        if b"\r" in data:
-            self._pending_cr = data.endswith(b"\r")
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = data.split(b"\n")
-        self._buf = lines.pop()
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if end < 0:
+            self._parts.append(chunk)
+            return []
+        head, rest = chunk[: end + 1], chunk[end + 1 :]
+        if self._parts:
+            self._parts.append(head)
+            head = b"".join(self._parts)
+        self._parts = [rest] if rest else []
+        if b"\r" in head:
+            self._pending_cr = head.endswith(b"\r")
+            head = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = head.split(b"\n")
+        lines.pop()  # ``head`` ends with a line break: the last piece is empty
         events: list[ServerSentEvent] = []
         for line in lines:
             event = self._line(line)
@@ -71,9 +97,10 @@ class SSEDecoder:
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: dispatch a last event that was not followed by a blank line."""
         events: list[ServerSentEvent] = []
-        if self._buf:
-            event = self._line(self._buf)
-            self._buf = b""
+        if self._parts:
+            tail = b"".join(self._parts)
+            self._parts = []
+            event = self._line(tail)
             if event is not None:
                 events.append(event)
         event = self._line(b"")
@@ -92,7 +119,7 @@ class SSEDecoder:
             return event
         if raw[:1] == b":":
             return None
-        line = raw.decode("utf-8")
+        line = raw.decode("utf-8", errors="replace")
         field, sep, value = line.partition(":")
         if sep and value[:1] == " ":
             value = value[1:]
@@ -110,6 +137,23 @@ class SSEDecoder:
 
 Parse = Callable[[str], T]
 IsFinal = Callable[[T], bool]
+
+
+def _is_error_data(data: str) -> bool:
+    # Cheap first: a content delta that merely mentions "error" has it escaped (\"error\").
+    if '"error"' not in data or not data.lstrip().startswith("{"):
+        return False
+    import json
+
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return False
+    return (
+        isinstance(value, dict)
+        and value.get("error") not in (None, "")
+        and ("choices" not in value)
+    )
 
 
 class _StreamState(Generic[T]):
@@ -135,6 +179,8 @@ class _StreamState(Generic[T]):
             if data == "[DONE]":
                 self.done = True
                 break
+            if event.event == "error" or _is_error_data(data):
+                raise make_stream_error(data, method=self.method, url=self.url)
             if not data:
                 continue
             try:
@@ -154,6 +200,8 @@ class _StreamState(Generic[T]):
         return out
 
     def check_complete(self) -> None:
+        from ._exceptions import APIConnectionError
+
         if not (self.done or self.finished):
             raise APIConnectionError(
                 "The stream ended before the server finished (no [DONE] and no finish "
@@ -163,58 +211,124 @@ class _StreamState(Generic[T]):
             )
 
 
-def _broken(exc: Exception, state: _StreamState[Any]) -> APIConnectionError:
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(
-            "The stream timed out waiting for the next event. Raise `timeout` or retry.",
-            method=state.method,
-            url=state.url,
-        )
-    return APIConnectionError(
-        f"The stream broke off: {type(exc).__name__}. The answer is incomplete; retry the request.",
-        method=state.method,
-        url=state.url,
-    )
+class _Release:
+    """Run ``callback`` (give back the in-flight slot) exactly once."""
+
+    __slots__ = ("_callback",)
+
+    def __init__(self, callback: Callable[[], None] | None) -> None:
+        self._callback = callback
+
+    def __call__(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+def _close_sync(response: httpx.Response, release: _Release) -> None:
+    try:
+        response.close()
+    finally:
+        release()
+
+
+def _iterate(
+    response: httpx.Response, state: _StreamState[T], release: _Release
+) -> Generator[T, None, None]:
+    # A module-level generator: it must not reference its Stream, or a ``break`` would
+    # leave a cycle (stream → generator → frame → stream) holding the connection until GC.
+    try:
+        chunks = response.iter_bytes()
+        try:
+            for chunk in chunks:
+                yield from state.items(state.decoder.feed(chunk))
+                if state.done:
+                    drained = 0
+                    for rest in chunks:  # reach the end so the connection can be reused
+                        drained += len(rest)
+                        if drained > _DRAIN_LIMIT:
+                            break
+                    break
+            else:
+                yield from state.items(state.decoder.flush())
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise map_httpx_error(exc, state.method, state.url, stream=True) from exc
+        state.check_complete()
+    finally:
+        _close_sync(response, release)
+
+
+async def _aiterate(
+    response: httpx.Response, state: _StreamState[T], release: _Release
+) -> AsyncGenerator[T, None]:
+    try:
+        chunks = response.aiter_bytes()
+        try:
+            async for chunk in chunks:
+                for item in state.items(state.decoder.feed(chunk)):
+                    yield item
+                if state.done:
+                    drained = 0
+                    async for rest in chunks:
+                        drained += len(rest)
+                        if drained > _DRAIN_LIMIT:
+                            break
+                    break
+            else:
+                for item in state.items(state.decoder.flush()):
+                    yield item
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise map_httpx_error(exc, state.method, state.url, stream=True) from exc
+        state.check_complete()
+    finally:
+        try:
+            await response.aclose()
+        finally:
+            release()
 
 
 class Stream(Generic[T]):
     """A synchronous stream of parsed events. Iterate once; closing is idempotent.
 
-    Leaving the loop early (``break``, an exception, garbage collection) closes the HTTP
-    response and returns its connection to the pool.
+    Leaving the loop early (``break``, an exception), calling :meth:`close`, or dropping
+    the stream without reading it closes the HTTP response and frees its connection.
     """
 
-    def __init__(self, response: httpx.Response, parse: Parse[T], is_final: IsFinal[T]):
+    def __init__(
+        self,
+        response: httpx.Response,
+        parse: Parse[T],
+        is_final: IsFinal[T],
+        *,
+        release: Callable[[], None] | None = None,
+    ):
         self.response = response
-        self._state = _StreamState(parse, is_final, response.request.method, _safe_url(response))
-        self._iterator = self._iterate()
+        release_once = _Release(release)
+        state = _StreamState(parse, is_final, response.request.method, safe_url(response.request))
+        self._release = release_once
+        self._iterator = _iterate(response, state, release_once)
+        self._finalizer = weakref.finalize(self, _close_sync, response, release_once)
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The response headers (rate limits, request id)."""
+        return self.response.headers
 
     def __iter__(self) -> Iterator[T]:
+        # From here the generator owns the response: its ``finally`` closes it on
+        # exhaustion, ``break`` + drop, or ``close()``, even when this wrapper is gone.
+        self._finalizer.detach()
         return self._iterator
 
     def __next__(self) -> T:
+        self._finalizer.detach()
         return next(self._iterator)
-
-    def _iterate(self) -> Generator[T, None, None]:
-        state = self._state
-        try:
-            try:
-                for chunk in self.response.iter_bytes():
-                    yield from state.items(state.decoder.feed(chunk))
-                    if state.done:
-                        break
-                else:
-                    yield from state.items(state.decoder.flush())
-            except httpx.TransportError as exc:
-                raise _broken(exc, state) from exc
-            state.check_complete()
-        finally:
-            self.response.close()
 
     def close(self) -> None:
         """Stop reading and release the connection."""
         self._iterator.close()
-        self.response.close()
+        _close_sync(self.response, self._release)
+        self._finalizer.detach()
 
     def __enter__(self) -> Stream[T]:
         return self
@@ -223,49 +337,78 @@ class Stream(Generic[T]):
         self.close()
 
 
+def _aclose_later(response: httpx.Response, release: _Release, loop: Any) -> None:
+    # A dropped async stream cannot await; schedule the close on its own loop, or, when that
+    # loop is gone, give back the slot (the loop's pool is released with the loop).
+    try:
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(_schedule_aclose, loop, response, release)
+            return
+    except RuntimeError:
+        pass
+    release()
+
+
+def _schedule_aclose(
+    loop: asyncio.AbstractEventLoop, response: httpx.Response, release: _Release
+) -> None:
+    async def close() -> None:
+        try:
+            await response.aclose()
+        finally:
+            release()
+
+    loop.create_task(close())
+
+
 class AsyncStream(Generic[T]):
     """The asynchronous twin of :class:`Stream`; ``aclose()`` releases the connection."""
 
-    def __init__(self, response: httpx.Response, parse: Parse[T], is_final: IsFinal[T]):
+    def __init__(
+        self,
+        response: httpx.Response,
+        parse: Parse[T],
+        is_final: IsFinal[T],
+        *,
+        release: Callable[[], None] | None = None,
+    ):
         self.response = response
-        self._state = _StreamState(parse, is_final, response.request.method, _safe_url(response))
-        self._iterator = self._iterate()
+        release_once = _Release(release)
+        state = _StreamState(parse, is_final, response.request.method, safe_url(response.request))
+        self._release = release_once
+        self._iterator = _aiterate(response, state, release_once)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._finalizer = weakref.finalize(self, _aclose_later, response, release_once, loop)
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The response headers (rate limits, request id)."""
+        return self.response.headers
 
     def __aiter__(self) -> AsyncIterator[T]:
+        self._finalizer.detach()
         return self._iterator
 
     async def __anext__(self) -> T:
+        self._finalizer.detach()
         return await self._iterator.__anext__()
-
-    async def _iterate(self) -> AsyncGenerator[T, None]:
-        state = self._state
-        try:
-            try:
-                async for chunk in self.response.aiter_bytes():
-                    for item in state.items(state.decoder.feed(chunk)):
-                        yield item
-                    if state.done:
-                        break
-                else:
-                    for item in state.items(state.decoder.flush()):
-                        yield item
-            except httpx.TransportError as exc:
-                raise _broken(exc, state) from exc
-            state.check_complete()
-        finally:
-            await self.response.aclose()
 
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
-        await self._iterator.aclose()
-        await self.response.aclose()
+        self._finalizer.detach()
+        try:
+            await self._iterator.aclose()
+        finally:
+            try:
+                await self.response.aclose()
+            finally:
+                self._release()  # an unstarted generator's aclose runs no finally
 
     async def __aenter__(self) -> AsyncStream[T]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _safe_url(response: httpx.Response) -> str:
-    return str(response.request.url.copy_with(query=None))

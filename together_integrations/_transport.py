@@ -1,197 +1,196 @@
-"""The shared Together transport: settings, connection pools, retries, errors, endpoints.
+"""The shared Together transport: connection pools, the two send loops, and the resources.
 
-Layout (as httpx's ``BaseClient`` / ``Client`` / ``AsyncClient``): every decision is made
-once, without I/O, in :class:`_Core` (request building, retry decisions in ``_retry``, error
-mapping in ``_exceptions``, response parsing, SSE decoding in ``_streaming``). The only code
-that exists twice is the send-and-sleep loop (:meth:`TogetherTransport._send` and
-:meth:`TogetherTransport._asend`) and the one-line endpoint methods.
+Every decision is made once, without I/O, in :class:`~._base_transport.BaseTransport`
+(request building, retry decisions, error mapping, parsing). This module holds what does
+I/O: the pools, :meth:`TogetherTransport._send` and :meth:`TogetherTransport._asend` (the
+only loop written twice, differing where one awaits), resumable downloads, and one
+attribute per endpoint family (``transport.chat``, ``transport.files``, ...).
 
-Adapters get a transport from :meth:`TogetherTransport.shared`, so instances built with the
-same settings share one object and one connection pool; building one does no I/O.
+Pools are safe across the ways real programs use them:
+
+* after ``os.fork()`` the child gets fresh pools (never a socket shared with its parent);
+* an async pool belongs to its event loop and is closed when that loop shuts down, so
+  ``asyncio.run()`` per call does not leak a pool per call;
+* in-flight requests are bounded per transport (``max_in_flight``), so a thousand
+  concurrent calls wait outside httpcore's pool instead of timing out inside it;
+* :meth:`TogetherTransport.shared` keeps a bounded number of transports, keyed by a
+  fingerprint of the settings, never by the raw key.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import contextlib
+import hashlib
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr
 
+from ._base_transport import (
+    NO_OPTIONS,
+    BaseTransport,
+    Call,
+    RequestOptions,
+    env_api_key,
+    map_httpx_error,
+    safe_url,
+)
 from ._constants import (
-    API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_KEEPALIVE,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
+    SHARED_TRANSPORTS_MAX,
 )
-from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APITimeoutError,
-    TogetherConfigError,
-    make_status_error,
-)
-from ._retry import retry_delay
+from ._downloads import ResumePlan
+from ._exceptions import APIError
+from ._retry import backoff
 from ._streaming import AsyncStream, Stream
-from ._version import __version__
-from .schemas import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    Completion,
-    CompletionChunk,
-    CompletionRequest,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    ImageGenerationRequest,
-    ImageResponse,
-    ModelInfo,
-    RequestModel,
-    RerankRequest,
-    RerankResponse,
-    SpeechChunk,
-    SpeechRequest,
-    SpeechResponse,
-    Transcription,
-    TranscriptionRequest,
-    parse_model_list,
-)
+
+if TYPE_CHECKING:
+    from .resources import (
+        Audio,
+        Chat,
+        Completions,
+        Embeddings,
+        Images,
+        Models,
+        Rerank,
+    )
 
 __all__ = ["RequestOptions", "TogetherTransport"]
 
 logger = logging.getLogger("together_integrations")
 
-M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R", bound=RequestModel)
 T = TypeVar("T")
+R = TypeVar("R")
 
-USER_AGENT = f"together-integrations/{__version__}"
-FileInput = bytes | str | Path | tuple[str, bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class RequestOptions:
-    """Per-call overrides. ``None`` means: use the transport's setting."""
-
-    timeout: float | None = None
-    max_retries: int | None = None
-    extra_headers: Mapping[str, str] | None = None
-    extra_query: Mapping[str, str] | None = None
+_ALL_TRANSPORTS: weakref.WeakSet[TogetherTransport] = weakref.WeakSet()
+_ABANDONED: list[Any] = []
+"""Pools a forked child inherited: kept referenced so the child never closes its parent's
+connections, and never used again."""
 
 
-_NO_OPTIONS = RequestOptions()
+def _after_fork_in_child() -> None:
+    for transport in list(_ALL_TRANSPORTS):
+        transport._reset_after_fork()
 
 
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _resource(Generic[R]):
+    """A family created on first access and cached on the transport (one line per family)."""
+
+    def __init__(self, import_path: str) -> None:
+        self._module, _, self._class = import_path.rpartition(".")
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _resource[R]: ...
+    @overload
+    def __get__(self, instance: TogetherTransport, owner: type) -> R: ...
+    def __get__(self, instance: TogetherTransport | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        import importlib
+
+        cls = getattr(importlib.import_module(self._module), self._class)
+        value = cls(instance)
+        instance.__dict__[self._name] = value
+        return value
+
+
+@dataclass(slots=True)
+class _LoopPool:
+    client: httpx.AsyncClient
+    slots: asyncio.Semaphore
+    keeper: Any = None
+
+
+async def _pool_keeper(client: httpx.AsyncClient | None) -> AsyncGenerator[None, None]:
+    # Registered with the loop as an async generator, so ``loop.shutdown_asyncgens()``
+    # (run by asyncio.run and every asyncio Runner) closes the pool before the loop closes.
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        yield
+    finally:
+        if client is not None:
+            await client.aclose()
 
 
-def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TogetherConfigError(
-            f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}; got {base_url!r}."
-        )
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise TogetherConfigError(
-            f"Refusing to send the API key over plain http to {parts.hostname!r}. Use https, "
-            "or pass allow_insecure_http=True if this host is trusted."
-        )
-    return base_url.rstrip("/")
+def _start_keeper(client: httpx.AsyncClient | None) -> Any:
+    keeper = _pool_keeper(client)
+    step = keeper.asend(None)  # runs the loop's first-iteration hook: the loop now tracks it
+    with contextlib.suppress(StopIteration):
+        step.send(None)
+    return keeper
 
 
-# Parsers turn a successful response body into a typed object; a body that is not what the
-# API promises becomes APIResponseValidationError, never a bare pydantic error.
-def _json_parser(model: type[M]) -> Callable[[bytes], M]:
-    def parse(content: bytes) -> M:
-        return model.model_validate_json(content)
-
-    return parse
+def _fingerprint(key: str | None, *settings: Any) -> str:
+    digest = hashlib.sha256()
+    digest.update(b"\0" if key is None else key.encode())
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()
 
 
-def _chunk_parser(model: type[M]) -> Callable[[str], M]:
-    validate = model.model_validate_json
-
-    def parse(data: str) -> M:
-        return validate(data)
-
-    return parse
-
-
-def _chunk_is_final(chunk: ChatCompletionChunk | CompletionChunk) -> bool:
-    return any(choice.finish_reason is not None for choice in chunk.choices)
-
-
-def _never_final(_: Any) -> bool:
-    return False
-
-
-def _speech_parser(content: bytes, content_type: str) -> SpeechResponse:
-    return SpeechResponse(content=content, content_type=content_type)
-
-
-def _file_part(file: FileInput) -> tuple[str, bytes] | None:
-    """Read an upload into memory once, so every retry sends the same bytes."""
-    if isinstance(file, tuple):
-        return file
-    if isinstance(file, bytes):
-        return ("audio", file)
-    if isinstance(file, str) and file.startswith(("http://", "https://")):
-        return None  # a URL is sent as a form field, not uploaded
-    path = Path(file)
-    if not path.is_file():
-        raise TogetherConfigError(
-            f"Audio file not found: {str(path)!r}. Pass bytes, a path or a URL."
-        )
-    return (path.name, path.read_bytes())
-
-
-class TogetherTransport:
+class TogetherTransport(BaseTransport):
     """One connection to the Together API, shared by every adapter with the same settings.
 
     Args:
-        api_key: The API key. Defaults to ``TOGETHER_API_KEY``. Held as a ``SecretStr``; it
+        api_key: The API key. Defaults to ``TOGETHER_API_KEY``. Surrounding whitespace is
+            stripped; a key no HTTP header can carry is refused. Held as a ``SecretStr``: it
             never appears in a repr, an error, a log or a pickle.
         base_url: Defaults to ``TOGETHER_BASE_URL``, then ``https://api.together.xyz/v1``.
             Plain ``http://`` is refused for hosts other than loopback unless
-            ``allow_insecure_http`` is set.
+            ``allow_insecure_http`` is set. Families under the ``/v2`` root (videos) derive
+            it from this URL, which must then end in ``/v1``.
         timeout: Seconds to wait for a read, a write or a pool slot (default 600).
         connect_timeout: Seconds to wait for a connection (default 10).
         max_retries: Retries after the first attempt for connection errors, timeouts, 408,
-            409, 429 and 5xx (default 2). ``retry-after`` headers are honoured.
-        default_headers: Headers sent with every request.
+            409, 429 and 5xx (default 2). ``retry-after`` headers are honoured. Requests that
+            start paid work are re-sent only when they cannot have reached the server.
+        default_headers: Headers sent with every request to the API (never to presigned
+            upload URLs).
         http_client: An ``httpx.Client`` to use instead of our own pool. Never closed by us.
-        http_async_client: An ``httpx.AsyncClient`` to use instead of our own. Never closed by us.
+        http_async_client: An ``httpx.AsyncClient`` to use instead of our own. Never closed.
         allow_insecure_http: Allow an ``http://`` base URL to a non-loopback host.
+        max_in_flight: Requests in flight at once per transport (and per event loop);
+            further calls wait their turn outside the connection pool. Defaults to the
+            pool size (100).
 
     Example:
         >>> transport = TogetherTransport.shared()
-        >>> reply = transport.chat_completions(
+        >>> reply = transport.chat.create(
         ...     {"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "Hi"}]}
         ... )  # doctest: +SKIP
     """
 
-    _registry: dict[tuple[Any, ...], TogetherTransport] = {}
+    chat: _resource[Chat] = _resource("together_integrations.resources.chat.Chat")
+    completions: _resource[Completions] = _resource(
+        "together_integrations.resources.completions.Completions"
+    )
+    embeddings: _resource[Embeddings] = _resource(
+        "together_integrations.resources.embeddings.Embeddings"
+    )
+    rerank: _resource[Rerank] = _resource("together_integrations.resources.rerank.Rerank")
+    images: _resource[Images] = _resource("together_integrations.resources.images.Images")
+    audio: _resource[Audio] = _resource("together_integrations.resources.audio.Audio")
+    models: _resource[Models] = _resource("together_integrations.resources.models.Models")
+
+    _registry: OrderedDict[str, TogetherTransport] = OrderedDict()
     _registry_lock = threading.Lock()
 
     def __init__(
@@ -206,36 +205,27 @@ class TogetherTransport:
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         allow_insecure_http: bool = False,
+        max_in_flight: int | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
-        self._api_key: SecretStr | None = (
-            key if isinstance(key, SecretStr) or key is None else SecretStr(key)
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            allow_insecure_http=allow_insecure_http,
+            max_in_flight=max_in_flight,
         )
-        self.base_url = _check_base_url(
-            base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL, allow_insecure_http
-        )
-        self.timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-        self.connect_timeout = (
-            DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else float(connect_timeout)
-        )
-        self.max_retries = DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries)
-        if self.max_retries < 0:
-            raise TogetherConfigError(f"max_retries must be >= 0, got {max_retries}.")
-        self.default_headers: dict[str, str] = dict(default_headers or {})
-        self.allow_insecure_http = allow_insecure_http
         self._user_client = http_client
         self._user_async_client = http_async_client
         self._client: httpx.Client | None = None
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
-        self._base_headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            **self.default_headers,
-        }
-        self._timeout_cache: dict[float, httpx.Timeout] = {}
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._loop_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool] = (
+            weakref.WeakKeyDictionary()
+        )
+        _ALL_TRANSPORTS.add(self)
 
     # ------------------------------------------------------------------ construction
 
@@ -254,12 +244,15 @@ class TogetherTransport:
         """Return the process-wide transport for these settings, creating it on first use.
 
         Environment defaults are resolved first, so ``shared()`` and
-        ``shared(api_key=os.environ["TOGETHER_API_KEY"])`` return the same object.
+        ``shared(api_key=os.environ["TOGETHER_API_KEY"])`` return the same object. At most
+        ``SHARED_TRANSPORTS_MAX`` transports are kept (least recently used first out); the
+        registry is keyed by a hash of the settings, never by the key itself.
         """
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        key = key if key is not None else os.environ.get(API_KEY_ENV) or None
+        key = key if key is not None else env_api_key()
+        key = key.strip() if isinstance(key, str) else key
         url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        registry_key = (
+        fingerprint = _fingerprint(
             key,
             url,
             timeout,
@@ -269,30 +262,27 @@ class TogetherTransport:
             allow_insecure_http,
         )
         with cls._registry_lock:
-            found = cls._registry.get(registry_key)
-            if found is None:
-                found = cls(
-                    api_key=key,
-                    base_url=url,
-                    timeout=timeout,
-                    connect_timeout=connect_timeout,
-                    max_retries=max_retries,
-                    default_headers=default_headers,
-                    allow_insecure_http=allow_insecure_http,
-                )
-                cls._registry[registry_key] = found
-            return found
-
-    @property
-    def api_key(self) -> SecretStr | None:
-        """The API key, as a ``SecretStr`` (or ``None`` when none is set)."""
-        return self._api_key
-
-    def __repr__(self) -> str:
-        return (
-            f"TogetherTransport(base_url={self.base_url!r}, max_retries={self.max_retries}, "
-            f"timeout={self.timeout}, api_key={'set' if self._api_key else 'unset'})"
+            found = cls._registry.get(fingerprint)
+            if found is not None:
+                cls._registry.move_to_end(fingerprint)
+                return found
+        created = cls(
+            api_key=key,
+            base_url=url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            allow_insecure_http=allow_insecure_http,
         )
+        with cls._registry_lock:
+            found = cls._registry.setdefault(fingerprint, created)
+            cls._registry.move_to_end(fingerprint)
+            while len(cls._registry) > SHARED_TRANSPORTS_MAX:
+                # An evicted transport stays usable by whoever holds it; its pools close
+                # when the last holder lets it go.
+                cls._registry.popitem(last=False)
+            return found
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The key never travels in a pickle: the unpickled transport reads TOGETHER_API_KEY.
@@ -315,20 +305,27 @@ class TogetherTransport:
         # A transport is a shared connection, not a value: copies of an adapter share it.
         return self
 
-    # --------------------------------------------------------------- pools (lazy)
+    def __del__(self) -> None:
+        client = self.__dict__.get("_client")
+        if client is not None:
+            with contextlib.suppress(Exception):  # interpreter shutdown
+                client.close()
 
-    def _timeout(self, seconds: float) -> httpx.Timeout:
-        timeout = self._timeout_cache.get(seconds)
-        if timeout is None:
-            timeout = httpx.Timeout(seconds, connect=min(self.connect_timeout, seconds))
-            self._timeout_cache[seconds] = timeout
-        return timeout
+    # --------------------------------------------------------------- pools (lazy)
 
     def _limits(self) -> httpx.Limits:
         return httpx.Limits(
-            max_connections=DEFAULT_MAX_CONNECTIONS,
+            max_connections=max(DEFAULT_MAX_CONNECTIONS, self.max_in_flight),
             max_keepalive_connections=DEFAULT_MAX_KEEPALIVE,
         )
+
+    def _reset_after_fork(self) -> None:
+        # The parent's sockets must not be read or closed here: the parent still uses them.
+        _ABANDONED.append((self._client, dict(self._loop_pools)))
+        self._client = None
+        self._loop_pools = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
 
     @property
     def sync_client(self) -> httpx.Client:
@@ -348,25 +345,32 @@ class TogetherTransport:
                     self._client = client
         return client
 
+    def _loop_pool(self) -> _LoopPool:
+        loop = asyncio.get_running_loop()
+        pool = self._loop_pools.get(loop)
+        if pool is None:
+            if self._user_async_client is not None:
+                client, ours = self._user_async_client, False
+            else:
+                client = httpx.AsyncClient(
+                    timeout=self._timeout(self.timeout),
+                    limits=self._limits(),
+                    follow_redirects=False,
+                )
+                ours = True
+            pool = _LoopPool(client, asyncio.Semaphore(self.max_in_flight))
+            pool.keeper = _start_keeper(client if ours else None)
+            self._loop_pools[loop] = pool
+        return pool
+
     @property
     def async_client(self) -> httpx.AsyncClient:
         """The ``httpx.AsyncClient`` for the running event loop, created on first use.
 
-        Pools are kept per event loop: a connection opened on one loop cannot be used on
-        another, and frameworks run several loops (tests, sync-over-async wrappers).
+        Pools are kept per event loop (a connection opened on one loop cannot be used on
+        another) and closed when their loop shuts down.
         """
-        if self._user_async_client is not None:
-            return self._user_async_client
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = httpx.AsyncClient(
-                timeout=self._timeout(self.timeout),
-                limits=self._limits(),
-                follow_redirects=False,
-            )
-            self._async_clients[loop] = client
-        return client
+        return self._loop_pool().client
 
     def close(self) -> None:
         """Close the pools this transport opened (never a client passed in)."""
@@ -378,13 +382,10 @@ class TogetherTransport:
     async def aclose(self) -> None:
         """Close this event loop's async pool and the sync pool, if we opened them."""
         self.close()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # pragma: no cover - aclose is always awaited in a loop
-            return
-        client = self._async_clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        loop = asyncio.get_running_loop()
+        pool = self._loop_pools.pop(loop, None)
+        if pool is not None:
+            await pool.keeper.aclose()
 
     def __enter__(self) -> TogetherTransport:
         return self
@@ -398,152 +399,80 @@ class TogetherTransport:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    # -------------------------------------------------- I/O-free request building
-
-    def _headers(self, options: RequestOptions, *, json: bool) -> dict[str, str]:
-        if self._api_key is None:
-            raise TogetherConfigError(
-                f"No Together API key: set the {API_KEY_ENV} environment variable or pass "
-                "api_key=... (get one at https://api.together.ai/settings/api-keys)."
-            )
-        headers = dict(self._base_headers)
-        headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
-        if json:
-            headers["Content-Type"] = "application/json"
-        if options.extra_headers:
-            headers.update(options.extra_headers)
-        return headers
-
-    def _build_request(
-        self,
-        method: str,
-        path: str,
-        options: RequestOptions,
-        *,
-        content: bytes | None = None,
-        data: Mapping[str, str | list[str]] | None = None,
-        files: dict[str, tuple[str, bytes]] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Request:
-        query = {**(params or {}), **(options.extra_query or {})}
-        timeout = self._timeout(self.timeout if options.timeout is None else options.timeout)
-        return httpx.Request(
-            method,
-            self.base_url + path,
-            headers=self._headers(options, json=content is not None),
-            content=content,
-            data=data,
-            files=files,
-            params=query or None,
-            extensions={"timeout": timeout.as_dict()},
-        )
-
-    @staticmethod
-    def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> APIError:
-        url = str(request.url.copy_with(query=None))
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(
-                f"Request to {url} timed out ({type(exc).__name__}). Raise `timeout` or retry "
-                "later.",
-                method=request.method,
-                url=url,
-            )
-        return APIConnectionError(
-            f"Could not reach the Together API at {url} ({type(exc).__name__}). Check the "
-            "network and base_url, then retry.",
-            method=request.method,
-            url=url,
-        )
-
-    @staticmethod
-    def _status_error(response: httpx.Response, content: bytes) -> APIError:
-        request = response.request
-        return make_status_error(
-            response.status_code,
-            response.headers,
-            content,
-            method=request.method,
-            url=str(request.url.copy_with(query=None)),
-        )
-
-    @staticmethod
-    def _parse(parser: Callable[[bytes], T], response: httpx.Response, content: bytes) -> T:
-        try:
-            return parser(content)
-        except (ValidationError, ValueError) as exc:
-            text = content.decode("utf-8", errors="replace")
-            request = response.request
-            raise APIResponseValidationError(
-                f"The Together API answered {response.status_code} with a body this client "
-                f"cannot read ({exc.__class__.__name__}): {' '.join(text.split())[:200]!r}. "
-                "Retry; if it persists, report it with the request id "
-                f"{response.headers.get('x-request-id')!r}.",
-                status_code=response.status_code,
-                body=text,
-                method=request.method,
-                url=str(request.url.copy_with(query=None)),
-            ) from exc
-
-    def _retry_after(self, error: APIError, attempt: int, options: RequestOptions) -> float | None:
-        max_retries = self.max_retries if options.max_retries is None else options.max_retries
-        delay = retry_delay(error, attempt, max_retries)
-        if delay is not None:
-            logger.info(
-                "Retrying %s %s in %.2fs (retry %d of %d) after: %s",
-                error.method,
-                error.url,
-                delay,
-                attempt + 1,
-                max_retries,
-                error.message,
-            )
-        return delay
-
     # ------------------------------------------------------ the two I/O loops
 
     def _send(
-        self, build: Callable[[], httpx.Request], options: RequestOptions, *, stream: bool
-    ) -> httpx.Response:
+        self, call: Call, options: RequestOptions, *, stream: bool
+    ) -> tuple[httpx.Response, Callable[[], None]]:
+        """Send ``call`` with retries. Returns the response and the release of its in-flight
+        slot (already released unless ``stream``)."""
         client = self.sync_client
+        slots = self._slots
         attempt = 0
         while True:
-            request = build()
+            request = self.build_request(call, options)
             cause: Exception | None = None
+            slots.acquire()
             try:
                 response = client.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                error, cause = self._transport_error(exc, request), exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                slots.release()
+                error: APIError = map_httpx_error(exc, request.method, safe_url(request))
+                cause = exc
             else:
-                if response.is_success:
-                    return response
-                content = response.read()
-                response.close()
-                error = self._status_error(response, content)
-            delay = self._retry_after(error, attempt, options)
+                if response.is_success or response.status_code in call.ok_status:
+                    if stream:
+                        return response, slots.release
+                    slots.release()
+                    return response, _noop
+                try:
+                    content = response.read()
+                except (httpx.TransportError, httpx.DecodingError) as exc:
+                    content, cause = b"", exc  # the status says enough to decide
+                finally:
+                    response.close()
+                    slots.release()
+                error = self.status_error(response, content)
+            delay = self.retry_after(error, attempt, options, call)
             if delay is None:
                 raise error from cause
             time.sleep(delay)
             attempt += 1
 
     async def _asend(
-        self, build: Callable[[], httpx.Request], options: RequestOptions, *, stream: bool
-    ) -> httpx.Response:
-        client = self.async_client
+        self, call: Call, options: RequestOptions, *, stream: bool
+    ) -> tuple[httpx.Response, Callable[[], None]]:
+        pool = self._loop_pool()
+        client, slots = pool.client, pool.slots
         attempt = 0
         while True:
-            request = build()
+            request = self.build_request(call, options)
             cause: Exception | None = None
+            await slots.acquire()
             try:
                 response = await client.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                error, cause = self._transport_error(exc, request), exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                slots.release()
+                error: APIError = map_httpx_error(exc, request.method, safe_url(request))
+                cause = exc
+            except BaseException:
+                slots.release()  # cancelled while waiting for the answer
+                raise
             else:
-                if response.is_success:
-                    return response
-                content = await response.aread()
-                await response.aclose()
-                error = self._status_error(response, content)
-            delay = self._retry_after(error, attempt, options)
+                if response.is_success or response.status_code in call.ok_status:
+                    if stream:
+                        return response, slots.release
+                    slots.release()
+                    return response, _noop
+                try:
+                    content = await response.aread()
+                except (httpx.TransportError, httpx.DecodingError) as exc:
+                    content, cause = b"", exc
+                finally:
+                    await response.aclose()
+                    slots.release()
+                error = self.status_error(response, content)
+            delay = self.retry_after(error, attempt, options, call)
             if delay is None:
                 raise error from cause
             await asyncio.sleep(delay)
@@ -551,297 +480,120 @@ class TogetherTransport:
 
     # ---------------------------------------------------- generic call shapes
 
-    def _json_builder(
-        self, path: str, body: RequestModel, options: RequestOptions
-    ) -> Callable[[], httpx.Request]:
-        content = body.to_wire_json()
-        return lambda: self._build_request("POST", path, options, content=content)
+    def send(self, call: Call, options: RequestOptions | None = None) -> httpx.Response:
+        """Send ``call`` and return the whole response (body read, connection released)."""
+        response, _ = self._send(call, options or NO_OPTIONS, stream=False)
+        return response
 
-    def _call(
-        self,
-        path: str,
-        body: RequestModel,
-        parser: Callable[[bytes], T],
-        options: RequestOptions | None,
+    async def asend(self, call: Call, options: RequestOptions | None = None) -> httpx.Response:
+        """Async :meth:`send`."""
+        response, _ = await self._asend(call, options or NO_OPTIONS, stream=False)
+        return response
+
+    def request(
+        self, call: Call, parse: Callable[[bytes], T], options: RequestOptions | None = None
     ) -> T:
-        opts = options or _NO_OPTIONS
-        response = self._send(self._json_builder(path, body, opts), opts, stream=False)
-        return self._parse(parser, response, response.content)
+        """Send ``call`` and parse its body."""
+        response, _ = self._send(call, options or NO_OPTIONS, stream=False)
+        return self.parse(parse, response, response.content)
 
-    async def _acall(
-        self,
-        path: str,
-        body: RequestModel,
-        parser: Callable[[bytes], T],
-        options: RequestOptions | None,
+    async def arequest(
+        self, call: Call, parse: Callable[[bytes], T], options: RequestOptions | None = None
     ) -> T:
-        opts = options or _NO_OPTIONS
-        response = await self._asend(self._json_builder(path, body, opts), opts, stream=False)
-        return self._parse(parser, response, response.content)
+        """Async :meth:`request`."""
+        response, _ = await self._asend(call, options or NO_OPTIONS, stream=False)
+        return self.parse(parse, response, response.content)
 
-    def _open_stream(
+    def stream(
         self,
-        path: str,
-        body: RequestModel,
+        call: Call,
         parse: Callable[[str], T],
         is_final: Callable[[T], bool],
-        options: RequestOptions | None,
+        options: RequestOptions | None = None,
     ) -> Stream[T]:
-        opts = options or _NO_OPTIONS
-        response = self._send(self._json_builder(path, body, opts), opts, stream=True)
-        return Stream(response, parse, is_final)
+        """Send ``call`` and return its server-sent events as a :class:`Stream`."""
+        response, release = self._send(call, options or NO_OPTIONS, stream=True)
+        return Stream(response, parse, is_final, release=release)
 
-    async def _aopen_stream(
+    async def astream(
         self,
-        path: str,
-        body: RequestModel,
+        call: Call,
         parse: Callable[[str], T],
         is_final: Callable[[T], bool],
-        options: RequestOptions | None,
+        options: RequestOptions | None = None,
     ) -> AsyncStream[T]:
-        opts = options or _NO_OPTIONS
-        response = await self._asend(self._json_builder(path, body, opts), opts, stream=True)
-        return AsyncStream(response, parse, is_final)
+        """Async :meth:`stream`."""
+        response, release = await self._asend(call, options or NO_OPTIONS, stream=True)
+        return AsyncStream(response, parse, is_final, release=release)
 
-    # ------------------------------------------------------------- endpoints
+    def iter_content(
+        self, call: Call, options: RequestOptions | None = None, *, chunk_size: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """The response body in chunks, resumed with ``Range`` after a cut (never a byte
+        twice, never a gap)."""
+        opts = options or NO_OPTIONS
+        plan = ResumePlan()
+        while True:
+            ranged = _with_headers(call, plan.request_headers())
+            response, release = self._send(ranged, opts, stream=True)
+            try:
+                plan.on_response(response.status_code, response.headers)
+                for chunk in response.iter_raw(chunk_size):
+                    new = plan.take(chunk)
+                    if new:
+                        yield new
+                if plan.complete:
+                    return
+                failure: Exception = httpx.RemoteProtocolError("body shorter than announced")
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                failure = exc
+            finally:
+                response.close()
+                release()
+            error = map_httpx_error(failure, call.method, safe_url(response.request), stream=True)
+            if not plan.can_resume():
+                raise error from failure
+            logger.info("Download cut at byte %d; resuming: %s", plan.offset, error.message)
+            time.sleep(backoff(0))
 
-    def chat_completions(
-        self,
-        request: ChatCompletionRequest | Mapping[str, Any],
-        options: RequestOptions | None = None,
-    ) -> ChatCompletion:
-        """``POST /chat/completions`` without streaming."""
-        body = _as_request(ChatCompletionRequest, request, stream=False)
-        return self._call("/chat/completions", body, _PARSE_CHAT, options)
-
-    async def achat_completions(
-        self,
-        request: ChatCompletionRequest | Mapping[str, Any],
-        options: RequestOptions | None = None,
-    ) -> ChatCompletion:
-        """Async ``POST /chat/completions`` without streaming."""
-        body = _as_request(ChatCompletionRequest, request, stream=False)
-        return await self._acall("/chat/completions", body, _PARSE_CHAT, options)
-
-    def chat_completions_stream(
-        self,
-        request: ChatCompletionRequest | Mapping[str, Any],
-        options: RequestOptions | None = None,
-    ) -> Stream[ChatCompletionChunk]:
-        """``POST /chat/completions`` with ``stream: true``: a stream of chunks."""
-        body = _as_request(ChatCompletionRequest, request, stream=True)
-        return self._open_stream(
-            "/chat/completions", body, _PARSE_CHAT_CHUNK, _chunk_is_final, options
-        )
-
-    async def achat_completions_stream(
-        self,
-        request: ChatCompletionRequest | Mapping[str, Any],
-        options: RequestOptions | None = None,
-    ) -> AsyncStream[ChatCompletionChunk]:
-        """Async ``POST /chat/completions`` with ``stream: true``."""
-        body = _as_request(ChatCompletionRequest, request, stream=True)
-        return await self._aopen_stream(
-            "/chat/completions", body, _PARSE_CHAT_CHUNK, _chunk_is_final, options
-        )
-
-    def completions(
-        self, request: CompletionRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> Completion:
-        """``POST /completions`` without streaming."""
-        body = _as_request(CompletionRequest, request, stream=False)
-        return self._call("/completions", body, _PARSE_COMPLETION, options)
-
-    async def acompletions(
-        self, request: CompletionRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> Completion:
-        """Async ``POST /completions`` without streaming."""
-        body = _as_request(CompletionRequest, request, stream=False)
-        return await self._acall("/completions", body, _PARSE_COMPLETION, options)
-
-    def completions_stream(
-        self, request: CompletionRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> Stream[CompletionChunk]:
-        """``POST /completions`` with ``stream: true``."""
-        body = _as_request(CompletionRequest, request, stream=True)
-        return self._open_stream(
-            "/completions", body, _PARSE_COMPLETION_CHUNK, _chunk_is_final, options
-        )
-
-    async def acompletions_stream(
-        self, request: CompletionRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> AsyncStream[CompletionChunk]:
-        """Async ``POST /completions`` with ``stream: true``."""
-        body = _as_request(CompletionRequest, request, stream=True)
-        return await self._aopen_stream(
-            "/completions", body, _PARSE_COMPLETION_CHUNK, _chunk_is_final, options
-        )
-
-    def embeddings(
-        self, request: EmbeddingRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> EmbeddingResponse:
-        """``POST /embeddings``."""
-        body = _as_request(EmbeddingRequest, request)
-        return self._call("/embeddings", body, _PARSE_EMBEDDINGS, options)
-
-    async def aembeddings(
-        self, request: EmbeddingRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> EmbeddingResponse:
-        """Async ``POST /embeddings``."""
-        body = _as_request(EmbeddingRequest, request)
-        return await self._acall("/embeddings", body, _PARSE_EMBEDDINGS, options)
-
-    def rerank(
-        self, request: RerankRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> RerankResponse:
-        """``POST /rerank``."""
-        body = _as_request(RerankRequest, request)
-        return self._call("/rerank", body, _PARSE_RERANK, options)
-
-    async def arerank(
-        self, request: RerankRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> RerankResponse:
-        """Async ``POST /rerank``."""
-        body = _as_request(RerankRequest, request)
-        return await self._acall("/rerank", body, _PARSE_RERANK, options)
-
-    def images_generate(
-        self,
-        request: ImageGenerationRequest | Mapping[str, Any],
-        options: RequestOptions | None = None,
-    ) -> ImageResponse:
-        """``POST /images/generations``."""
-        body = _as_request(ImageGenerationRequest, request)
-        return self._call("/images/generations", body, _PARSE_IMAGES, options)
-
-    async def aimages_generate(
-        self,
-        request: ImageGenerationRequest | Mapping[str, Any],
-        options: RequestOptions | None = None,
-    ) -> ImageResponse:
-        """Async ``POST /images/generations``."""
-        body = _as_request(ImageGenerationRequest, request)
-        return await self._acall("/images/generations", body, _PARSE_IMAGES, options)
-
-    def audio_speech(
-        self, request: SpeechRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> SpeechResponse:
-        """``POST /audio/speech``: the whole audio file as bytes."""
-        opts = options or _NO_OPTIONS
-        body = _as_request(SpeechRequest, request, stream=False)
-        response = self._send(self._json_builder("/audio/speech", body, opts), opts, stream=False)
-        return _speech_parser(response.content, response.headers.get("content-type", ""))
-
-    async def aaudio_speech(
-        self, request: SpeechRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> SpeechResponse:
-        """Async ``POST /audio/speech``."""
-        opts = options or _NO_OPTIONS
-        body = _as_request(SpeechRequest, request, stream=False)
-        response = await self._asend(
-            self._json_builder("/audio/speech", body, opts), opts, stream=False
-        )
-        return _speech_parser(response.content, response.headers.get("content-type", ""))
-
-    def audio_speech_stream(
-        self, request: SpeechRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> Stream[SpeechChunk]:
-        """``POST /audio/speech`` with ``stream: true``: base64 audio chunks over SSE."""
-        body = _as_request(SpeechRequest, request, stream=True)
-        return self._open_stream("/audio/speech", body, _PARSE_SPEECH_CHUNK, _never_final, options)
-
-    async def aaudio_speech_stream(
-        self, request: SpeechRequest | Mapping[str, Any], options: RequestOptions | None = None
-    ) -> AsyncStream[SpeechChunk]:
-        """Async ``POST /audio/speech`` with ``stream: true``."""
-        body = _as_request(SpeechRequest, request, stream=True)
-        return await self._aopen_stream(
-            "/audio/speech", body, _PARSE_SPEECH_CHUNK, _never_final, options
-        )
-
-    def _transcription_builder(
-        self,
-        file: FileInput,
-        request: TranscriptionRequest | Mapping[str, Any] | None,
-        options: RequestOptions,
-    ) -> Callable[[], httpx.Request]:
-        body = _as_request(TranscriptionRequest, request or {})
-        pairs = body.to_form()
-        part = _file_part(file)
-        files = {"file": part} if part is not None else None
-        if part is None:
-            pairs.append(("file", str(file)))
-        form: dict[str, str | list[str]] = {}
-        for key, value in pairs:
-            previous = form.get(key)
-            if previous is None:
-                form[key] = value
-            else:
-                form[key] = [*([previous] if isinstance(previous, str) else previous), value]
-        return lambda: self._build_request(
-            "POST", "/audio/transcriptions", options, data=form, files=files
-        )
-
-    def audio_transcriptions(
-        self,
-        file: FileInput,
-        request: TranscriptionRequest | Mapping[str, Any] | None = None,
-        options: RequestOptions | None = None,
-    ) -> Transcription:
-        """``POST /audio/transcriptions`` (multipart): ``file`` is bytes, a path, a
-        ``(filename, bytes)`` pair or a URL."""
-        opts = options or _NO_OPTIONS
-        response = self._send(self._transcription_builder(file, request, opts), opts, stream=False)
-        return self._parse(_PARSE_TRANSCRIPTION, response, response.content)
-
-    async def aaudio_transcriptions(
-        self,
-        file: FileInput,
-        request: TranscriptionRequest | Mapping[str, Any] | None = None,
-        options: RequestOptions | None = None,
-    ) -> Transcription:
-        """Async ``POST /audio/transcriptions``."""
-        opts = options or _NO_OPTIONS
-        response = await self._asend(
-            self._transcription_builder(file, request, opts), opts, stream=False
-        )
-        return self._parse(_PARSE_TRANSCRIPTION, response, response.content)
-
-    def _models_builder(
-        self, dedicated: bool | None, options: RequestOptions
-    ) -> Callable[[], httpx.Request]:
-        params = {"dedicated": "true"} if dedicated else None
-        return lambda: self._build_request("GET", "/models", options, params=params)
-
-    def list_models(
-        self, *, dedicated: bool | None = None, options: RequestOptions | None = None
-    ) -> list[ModelInfo]:
-        """``GET /models``."""
-        opts = options or _NO_OPTIONS
-        response = self._send(self._models_builder(dedicated, opts), opts, stream=False)
-        return self._parse(parse_model_list, response, response.content)
-
-    async def alist_models(
-        self, *, dedicated: bool | None = None, options: RequestOptions | None = None
-    ) -> list[ModelInfo]:
-        """Async ``GET /models``."""
-        opts = options or _NO_OPTIONS
-        response = await self._asend(self._models_builder(dedicated, opts), opts, stream=False)
-        return self._parse(parse_model_list, response, response.content)
+    async def aiter_content(
+        self, call: Call, options: RequestOptions | None = None, *, chunk_size: int = 1 << 20
+    ) -> AsyncIterator[bytes]:
+        """Async :meth:`iter_content`."""
+        opts = options or NO_OPTIONS
+        plan = ResumePlan()
+        while True:
+            ranged = _with_headers(call, plan.request_headers())
+            response, release = await self._asend(ranged, opts, stream=True)
+            try:
+                plan.on_response(response.status_code, response.headers)
+                async for chunk in response.aiter_raw(chunk_size):
+                    new = plan.take(chunk)
+                    if new:
+                        yield new
+                if plan.complete:
+                    return
+                failure: Exception = httpx.RemoteProtocolError("body shorter than announced")
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                failure = exc
+            finally:
+                await response.aclose()
+                release()
+            error = map_httpx_error(failure, call.method, safe_url(response.request), stream=True)
+            if not plan.can_resume():
+                raise error from failure
+            logger.info("Download cut at byte %d; resuming: %s", plan.offset, error.message)
+            await asyncio.sleep(backoff(0))
 
 
-def _as_request(model: type[R], request: R | Mapping[str, Any], *, stream: bool | None = None) -> R:
-    if isinstance(request, model):
-        body = request
-    elif isinstance(request, Mapping):
-        body = model.model_validate(dict(request))
-    else:
-        raise TypeError(
-            f"Expected a {model.__name__} or a dict of its fields, got {type(request).__name__}."
-        )
-    if stream is not None and getattr(body, "stream", None) != stream:
-        body = body.model_copy(update={"stream": stream})
-    return body
+def _noop() -> None:
+    return None
+
+
+def _with_headers(call: Call, headers: Mapping[str, str]) -> Call:
+    from dataclasses import replace
+
+    return replace(call, headers={**(call.headers or {}), **headers})
 
 
 def _unpickle_transport(
@@ -860,14 +612,3 @@ def _unpickle_transport(
         default_headers=default_headers or None,
         allow_insecure_http=allow_insecure_http,
     )
-
-
-_PARSE_CHAT = _json_parser(ChatCompletion)
-_PARSE_COMPLETION = _json_parser(Completion)
-_PARSE_EMBEDDINGS = _json_parser(EmbeddingResponse)
-_PARSE_RERANK = _json_parser(RerankResponse)
-_PARSE_IMAGES = _json_parser(ImageResponse)
-_PARSE_TRANSCRIPTION = _json_parser(Transcription)
-_PARSE_CHAT_CHUNK = _chunk_parser(ChatCompletionChunk)
-_PARSE_COMPLETION_CHUNK = _chunk_parser(CompletionChunk)
-_PARSE_SPEECH_CHUNK = _chunk_parser(SpeechChunk)

@@ -341,10 +341,10 @@ def test_status_errors_are_ours_and_langchains(
 
 
 def test_stream_errors_are_dual_typed(emu: TogetherEmulator, llm: ChatTogether, mode: str) -> None:
-    emu.fail("status", status=429, retry_after=0)
+    emu.fail("status", status=429, retry_after=61)
     with pytest.raises(ModelRateLimitError) as info:
         stream(llm, "hi", mode)
-    assert isinstance(info.value, RateLimitError) and info.value.retry_after == 0
+    assert isinstance(info.value, RateLimitError) and info.value.retry_after == 61
 
 
 def test_not_found_and_context_overflow(emu: TogetherEmulator, mode: str) -> None:

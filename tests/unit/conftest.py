@@ -21,8 +21,8 @@ def _no_network() -> Iterator[None]:
 
 @pytest.fixture(params=[False, True], ids=["sync", "async"])
 def api(request: pytest.FixtureRequest) -> Any:
-    """One test body for both twins: ``api.call(t, "chat_completions", body)`` runs
-    ``t.chat_completions`` or ``asyncio.run(t.achat_completions(...))``."""
+    """One test body for both twins: ``api.call(t, "chat.create", body)`` runs
+    ``t.chat_completions`` or ``asyncio.run(t.chat.acreate(...))``."""
     from .fixtures.mock import Api
 
     return Api(is_async=bool(request.param))

@@ -44,7 +44,7 @@ def content(chunks: list[ChatCompletionChunk]) -> str:
 @pytest.mark.parametrize("piece", [0, 1, 7, 64], ids=lambda n: f"piece{n}")
 def test_legacy_stream_usage_in_the_finish_chunk(api: Api, newline: str, piece: int) -> None:
     answer = SSE(wire.legacy_stream(), newline=newline, piece=piece)
-    chunks = api.stream(Script(answer).transport(), "chat_completions_stream", BODY)
+    chunks = api.stream(Script(answer).transport(), "chat.stream", BODY)
     assert len(chunks) == 3 and all(isinstance(c, ChatCompletionChunk) for c in chunks)
     assert content(chunks) == "2 +"
     assert [c.usage for c in chunks[:2]] == [None, None]
@@ -57,7 +57,7 @@ def test_legacy_stream_usage_in_the_finish_chunk(api: Api, newline: str, piece: 
 
 def test_modern_stream_reasoning_then_a_separate_usage_chunk(api: Api) -> None:
     chunks = api.stream(
-        Script(SSE(wire.modern_stream(), piece=5)).transport(), "chat_completions_stream", BODY
+        Script(SSE(wire.modern_stream(), piece=5)).transport(), "chat.stream", BODY
     )
     assert len(chunks) == 6
     reasoning = "".join(c.choices[0].delta.reasoning or "" for c in chunks if c.choices)
@@ -73,7 +73,7 @@ def test_modern_stream_reasoning_then_a_separate_usage_chunk(api: Api) -> None:
 
 def test_gemma_stream_without_usage_keeps_extras(api: Api) -> None:
     chunks = api.stream(
-        Script(SSE(wire.gemma_stream())).transport(), "chat_completions_stream", BODY
+        Script(SSE(wire.gemma_stream())).transport(), "chat.stream", BODY
     )
     assert [c.id for c in chunks] == ["chatcmpl-9a8b7c6d5e4f"] * 3
     assert all(c.usage is None for c in chunks) and content(chunks) == "Hi you"
@@ -84,7 +84,7 @@ def test_gemma_stream_without_usage_keeps_extras(api: Api) -> None:
 
 def test_tool_call_deltas_ids_only_on_the_first(api: Api) -> None:
     chunks = api.stream(
-        Script(SSE(wire.tool_delta_stream(), piece=3)).transport(), "chat_completions_stream", BODY
+        Script(SSE(wire.tool_delta_stream(), piece=3)).transport(), "chat.stream", BODY
     )
     calls = [
         c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls
@@ -100,7 +100,7 @@ def test_tool_call_deltas_ids_only_on_the_first(api: Api) -> None:
 
 def test_parallel_tool_calls_with_finish_reason_repeated(api: Api) -> None:
     chunks = api.stream(
-        Script(SSE(wire.multi_tool_openai_stream())).transport(), "chat_completions_stream", BODY
+        Script(SSE(wire.multi_tool_openai_stream())).transport(), "chat.stream", BODY
     )
     finishes = [c.choices[0].finish_reason for c in chunks]
     assert finishes == [None, "tool_calls", None, "tool_calls"]
@@ -126,7 +126,7 @@ def test_parallel_tool_calls_with_finish_reason_repeated(api: Api) -> None:
 def test_choice_level_tool_calls_with_index_minus_one(api: Api) -> None:
     chunks = api.stream(
         Script(SSE(wire.qwen_choice_level_tool_stream())).transport(),
-        "chat_completions_stream",
+        "chat.stream",
         BODY,
     )
     choice = chunks[0].choices[0]
@@ -139,7 +139,7 @@ def test_choice_level_tool_calls_with_index_minus_one(api: Api) -> None:
 
 def test_logprobs_as_a_bare_number_and_as_the_stream_object(api: Api) -> None:
     chunks = api.stream(
-        Script(SSE(wire.logprob_streams())).transport(), "chat_completions_stream", BODY
+        Script(SSE(wire.logprob_streams())).transport(), "chat.stream", BODY
     )
     bare, obj, none = (c.choices[0].logprobs for c in chunks)
     assert bare == -0.25 and normalize_logprobs(bare) is None
@@ -154,7 +154,7 @@ def test_logprobs_as_a_bare_number_and_as_the_stream_object(api: Api) -> None:
 def test_completion_stream(api: Api) -> None:
     chunks = api.stream(
         Script(SSE(wire.completion_stream())).transport(),
-        "completions_stream",
+        "completions.stream",
         {"model": "mistralai/Mixtral-8x7B-v0.1", "prompt": "Paris is"},
     )
     assert all(isinstance(c, CompletionChunk) for c in chunks)
@@ -164,7 +164,7 @@ def test_completion_stream(api: Api) -> None:
 
 def test_stream_requests_say_stream_true(api: Api) -> None:
     script = Script(SSE(wire.legacy_stream()))
-    api.stream(script.transport(), "chat_completions_stream", {**BODY, "stream": False})
+    api.stream(script.transport(), "chat.stream", {**BODY, "stream": False})
     assert json.loads(script.requests[0].content)["stream"] is True
 
 
@@ -184,25 +184,25 @@ def test_keep_alives_blank_events_and_multi_line_data(api: Api) -> None:
         f"data:{json.dumps(third)}\r\r"  # no space after the colon, CR line ends
         "data: [DONE]\n\n"
     ).encode()
-    chunks = api.stream(Script(SSE(raw, piece=2)).transport(), "chat_completions_stream", BODY)
+    chunks = api.stream(Script(SSE(raw, piece=2)).transport(), "chat.stream", BODY)
     assert content(chunks) == "2 +" and len(chunks) == 3
 
 
 def test_events_after_done_are_ignored(api: Api) -> None:
     events = [*wire.legacy_stream(), wire.legacy_stream()[0]]
-    chunks = api.stream(Script(SSE(events)).transport(), "chat_completions_stream", BODY)
+    chunks = api.stream(Script(SSE(events)).transport(), "chat.stream", BODY)
     assert len(chunks) == 3
 
 
 def test_a_finish_reason_without_done_is_complete(api: Api) -> None:
     events = wire.gemma_stream()[:-1]
-    chunks = api.stream(Script(SSE(events)).transport(), "chat_completions_stream", BODY)
+    chunks = api.stream(Script(SSE(events)).transport(), "chat.stream", BODY)
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
 def test_a_last_event_without_its_blank_line_is_still_read(api: Api) -> None:
     raw = wire.sse(wire.legacy_stream()[:-1]) + b"data: [DONE]"
-    chunks = api.stream(Script(SSE(raw)).transport(), "chat_completions_stream", BODY)
+    chunks = api.stream(Script(SSE(raw)).transport(), "chat.stream", BODY)
     assert len(chunks) == 3
 
 
@@ -211,13 +211,13 @@ def test_a_stream_ending_without_done_or_finish_is_an_error(api: Api, cut: int) 
     events = wire.modern_stream()[:cut]
     answer = SSE(events)
     with pytest.raises(APIConnectionError, match="incomplete"):
-        api.stream(Script(answer).transport(), "chat_completions_stream", BODY)
+        api.stream(Script(answer).transport(), "chat.stream", BODY)
     assert answer.bodies[0].closed
 
 
 def test_an_empty_stream_is_an_error(api: Api) -> None:
     with pytest.raises(APIConnectionError):
-        api.stream(Script(SSE(b"")).transport(), "chat_completions_stream", BODY)
+        api.stream(Script(SSE(b"")).transport(), "chat.stream", BODY)
 
 
 @pytest.mark.parametrize(
@@ -238,7 +238,7 @@ def test_a_stream_cut_midway_is_an_error_and_never_retried(
     with pytest.raises(error_type) as info:
         api.stream(
             script.transport(max_retries=3),
-            "chat_completions_stream",
+            "chat.stream",
             BODY,
             on_item=received.append,
         )
@@ -259,18 +259,18 @@ def test_a_stream_cut_midway_is_an_error_and_never_retried(
 )
 def test_a_failure_before_any_data_is_retried(api: Api, sleeps: list[float], first: Any) -> None:
     script = Script(first, SSE(wire.legacy_stream()))
-    chunks = api.stream(script.transport(), "chat_completions_stream", BODY)
+    chunks = api.stream(script.transport(), "chat.stream", BODY)
     assert len(chunks) == 3 and script.calls == 2 and len(sleeps) == 1
 
 
 def test_stream_status_errors_are_typed(api: Api, sleeps: list[float]) -> None:
     script = Script(json_response(429, wire.ERROR_429, **{"retry-after": "0"}))
     with pytest.raises(RateLimitError):
-        api.stream(script.transport(max_retries=1), "chat_completions_stream", BODY)
+        api.stream(script.transport(max_retries=1), "chat.stream", BODY)
     assert script.calls == 2
     script = Script(json_response(401, wire.ERROR_401))
     with pytest.raises(AuthenticationError) as info:
-        api.stream(script.transport(), "chat_completions_stream", BODY)
+        api.stream(script.transport(), "chat.stream", BODY)
     assert script.calls == 1 and info.value.code == "invalid_api_key"
 
 
@@ -278,20 +278,15 @@ def test_an_event_that_is_not_json_is_a_validation_error(api: Api) -> None:
     raw = wire.sse(wire.legacy_stream()[:1]) + b"data: {not json\n\n"
     answer = SSE(raw)
     with pytest.raises(APIResponseValidationError) as info:
-        api.stream(Script(answer).transport(), "chat_completions_stream", BODY)
+        api.stream(Script(answer).transport(), "chat.stream", BODY)
     assert info.value.body == "{not json" and info.value.status_code == 200
     assert answer.bodies[0].closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: SSEDecoder._line decodes with strict UTF-8, so invalid bytes in an "
-    "event raise a bare UnicodeDecodeError out of the stream (WHATWG: decode with replacement)",
-)
 def test_invalid_utf8_in_an_event_is_not_a_bare_unicode_error(api: Api) -> None:
     raw = b'data: {"choices":[{"index":0,"delta":{"content":"\xff"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
     try:
-        chunks = api.stream(Script(SSE(raw)).transport(), "chat_completions_stream", BODY)
+        chunks = api.stream(Script(SSE(raw)).transport(), "chat.stream", BODY)
     except UnicodeDecodeError:
         pytest.fail("a bare UnicodeDecodeError escaped")
     except APIResponseValidationError:
@@ -309,7 +304,7 @@ def _transport_and_answer() -> tuple[Any, SSE]:
 
 def test_break_then_close_releases_the_response() -> None:
     transport, answer = _transport_and_answer()
-    stream = transport.chat_completions_stream(BODY)
+    stream = transport.chat.stream(BODY)
     assert isinstance(stream, Stream)
     for _ in stream:
         break
@@ -322,13 +317,13 @@ def test_break_then_close_releases_the_response() -> None:
 
 def test_context_manager_closes_on_break_and_on_error() -> None:
     transport, answer = _transport_and_answer()
-    with transport.chat_completions_stream(BODY) as stream:
+    with transport.chat.stream(BODY) as stream:
         for _ in stream:
             break
     assert stream.response.is_closed and answer.bodies[0].closed
 
     transport, answer = _transport_and_answer()
-    with pytest.raises(KeyError), transport.chat_completions_stream(BODY) as stream:
+    with pytest.raises(KeyError), transport.chat.stream(BODY) as stream:
         for _ in stream:
             raise KeyError("user code failed")
     assert answer.bodies[0].closed
@@ -336,50 +331,38 @@ def test_context_manager_closes_on_break_and_on_error() -> None:
 
 def test_closing_before_iterating_releases_the_response() -> None:
     transport, answer = _transport_and_answer()
-    stream = transport.chat_completions_stream(BODY)
+    stream = transport.chat.stream(BODY)
     stream.close()
     assert answer.bodies[0].closed and answer.bodies[0].sent == 0
 
 
 def test_reading_to_the_end_closes_the_response() -> None:
     transport, answer = _transport_and_answer()
-    stream = transport.chat_completions_stream(BODY)
+    stream = transport.chat.stream(BODY)
     assert len(list(stream)) == 6
     assert stream.response.is_closed and answer.bodies[0].closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: Stream/AsyncStream break out of iter_bytes() at [DONE] and close the "
-    "response before the body's end is read, so httpcore discards the connection: every "
-    "streamed request opens a new TCP+TLS connection (benchmarks/bench_transport.py (b))",
-)
 def test_a_stream_read_to_done_consumes_the_body_so_the_connection_is_reused(api: Api) -> None:
     answer = SSE(wire.legacy_stream(), piece=64)
-    chunks = api.stream(Script(answer).transport(), "chat_completions_stream", BODY)
+    chunks = api.stream(Script(answer).transport(), "chat.stream", BODY)
     assert len(chunks) == 3 and answer.bodies[0].closed
     assert answer.bodies[0].exhausted
 
 
 def test_an_abandoned_stream_is_closed_by_garbage_collection() -> None:
     transport, answer = _transport_and_answer()
-    for _ in transport.chat_completions_stream(BODY):
+    for _ in transport.chat.stream(BODY):
         break
     gc.collect()
     assert answer.bodies[0].closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: Stream._iterate is a generator method, so Stream -> generator -> frame "
-    "-> self is a reference cycle; a loop left with `break` keeps the connection checked out "
-    "until the cyclic GC runs",
-)
 def test_break_out_of_an_unreferenced_stream_closes_at_once() -> None:
     transport, answer = _transport_and_answer()
     gc.disable()
     try:
-        for _ in transport.chat_completions_stream(BODY):
+        for _ in transport.chat.stream(BODY):
             break
         assert answer.bodies[0].closed
     finally:
@@ -389,7 +372,7 @@ def test_break_out_of_an_unreferenced_stream_closes_at_once() -> None:
 def test_async_break_then_aclose_and_async_with() -> None:
     async def run() -> None:
         transport, answer = _transport_and_answer()
-        stream = await transport.achat_completions_stream(BODY)
+        stream = await transport.chat.astream(BODY)
         async for _ in stream:
             break
         await stream.aclose()
@@ -397,17 +380,17 @@ def test_async_break_then_aclose_and_async_with() -> None:
         await stream.aclose()  # idempotent
 
         transport, answer = _transport_and_answer()
-        async with await transport.achat_completions_stream(BODY) as stream:
+        async with await transport.chat.astream(BODY) as stream:
             async for _ in stream:
                 break
         assert answer.bodies[0].closed
 
         transport, answer = _transport_and_answer()
-        stream = await transport.achat_completions_stream(BODY)
+        stream = await transport.chat.astream(BODY)
         assert len([c async for c in stream]) == 6 and answer.bodies[0].closed
 
         transport, answer = _transport_and_answer()
-        stream = await transport.achat_completions_stream(BODY)
+        stream = await transport.chat.astream(BODY)
         await stream.aclose()
         assert answer.bodies[0].closed and answer.bodies[0].sent == 0
 
@@ -416,13 +399,13 @@ def test_async_break_then_aclose_and_async_with() -> None:
 
 def test_next_works_on_both_streams() -> None:
     transport, _ = _transport_and_answer()
-    stream = transport.chat_completions_stream(BODY)
+    stream = transport.chat.stream(BODY)
     assert next(stream).choices[0].delta.reasoning == " user"
     stream.close()
 
     async def run() -> None:
         transport, _ = _transport_and_answer()
-        astream = await transport.achat_completions_stream(BODY)
+        astream = await transport.chat.astream(BODY)
         assert (await astream.__anext__()).choices[0].delta.reasoning == " user"
         await astream.aclose()
 

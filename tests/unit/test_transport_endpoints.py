@@ -35,7 +35,7 @@ BODY = wire.CHAT_BODY
 
 def chat(api: Api, body: dict[str, Any]) -> tuple[ChatCompletion, httpx.Request]:
     script = Script(json_response(200, body))
-    reply = api.call(script.transport(), "chat_completions", BODY)
+    reply = api.call(script.transport(), "chat.create", BODY)
     assert isinstance(reply, ChatCompletion)
     return reply, script.requests[0]
 
@@ -116,7 +116,7 @@ def test_completions(api: Api) -> None:
     script = Script(json_response(200, wire.COMPLETION))
     reply = api.call(
         script.transport(),
-        "completions",
+        "completions.create",
         {"model": "mistralai/Mixtral-8x7B-v0.1", "prompt": "Paris is"},
     )
     assert isinstance(reply, Completion)
@@ -134,7 +134,7 @@ def test_completions(api: Api) -> None:
 def test_embeddings(api: Api) -> None:
     script = Script(json_response(200, wire.EMBEDDINGS))
     reply = api.call(
-        script.transport(), "embeddings", {"model": "BAAI/bge-base-en-v1.5", "input": ["a", "b"]}
+        script.transport(), "embeddings.create", {"model": "BAAI/bge-base-en-v1.5", "input": ["a", "b"]}
     )
     assert isinstance(reply, EmbeddingResponse)
     assert [d.index for d in reply.data] == [0, 1] and reply.data[0].embedding[0] == -0.0112
@@ -153,7 +153,7 @@ def test_rerank(api: Api, body: dict[str, Any], document: dict[str, Any]) -> Non
     script = Script(json_response(200, body))
     reply = api.call(
         script.transport(),
-        "rerank",
+        "rerank.create",
         {
             "model": "Salesforce/Llama-Rank-V1",
             "query": "capital",
@@ -173,7 +173,7 @@ def test_images_without_type_and_with_timings(api: Api, body: dict[str, Any]) ->
     script = Script(json_response(200, body))
     reply = api.call(
         script.transport(),
-        "images_generate",
+        "images.generate",
         {"model": body["model"], "prompt": "a cat", "response_format": "base64", "steps": 4},
     )
     assert isinstance(reply, ImageResponse)
@@ -193,7 +193,7 @@ def test_images_without_type_and_with_timings(api: Api, body: dict[str, Any]) ->
 def test_list_models_both_forms(api: Api, envelope: bool) -> None:
     body: Any = {"object": "list", "data": wire.MODELS} if envelope else wire.MODELS
     script = Script(json_response(200, body))
-    models = api.call(script.transport(), "list_models")
+    models = api.call(script.transport(), "models.list")
     assert all(isinstance(m, ModelInfo) for m in models)
     assert [m.id for m in models] == [m["id"] for m in wire.MODELS]
     kimi = models[0]
@@ -209,14 +209,14 @@ def test_list_models_both_forms(api: Api, envelope: bool) -> None:
 
 def test_list_models_dedicated(api: Api) -> None:
     script = Script(json_response(200, []))
-    assert api.call(script.transport(), "list_models", dedicated=True) == []
+    assert api.call(script.transport(), "models.list", dedicated=True) == []
     assert script.requests[0].url.params["dedicated"] == "true"
 
 
 def test_list_models_not_json(api: Api) -> None:
     script = Script(httpx.Response(200, content=b"<html/>"))
     with pytest.raises(APIResponseValidationError):
-        api.call(script.transport(), "list_models")
+        api.call(script.transport(), "models.list")
 
 
 def test_audio_speech_binary(api: Api) -> None:
@@ -224,7 +224,7 @@ def test_audio_speech_binary(api: Api) -> None:
     script = Script(httpx.Response(200, content=audio, headers={"content-type": "audio/wav"}))
     reply = api.call(
         script.transport(),
-        "audio_speech",
+        "audio.speech",
         {
             "model": "cartesia/sonic",
             "input": "Hello",
@@ -243,7 +243,7 @@ def test_audio_speech_stream(api: Api) -> None:
     script = Script(SSE(wire.SPEECH_CHUNKS, piece=9))
     chunks = api.stream(
         script.transport(),
-        "audio_speech_stream",
+        "audio.speech_stream",
         {"model": "cartesia/sonic", "input": "Hello", "voice": "v"},
     )
     assert all(isinstance(c, SpeechChunk) for c in chunks) and len(chunks) == 2
@@ -269,7 +269,7 @@ def test_audio_transcription_multipart(api: Api, tmp_path: Path, form: str) -> N
     script = Script(json_response(200, wire.TRANSCRIPTION_VERBOSE))
     reply = api.call(
         script.transport(),
-        "audio_transcriptions",
+        "audio.transcribe",
         upload,
         {
             "model": "openai/whisper-large-v3",
@@ -302,20 +302,14 @@ def test_audio_transcription_multipart(api: Api, tmp_path: Path, form: str) -> N
 def test_transcription_upload_is_sent_again_on_retry(api: Api, sleeps: list[float]) -> None:
     audio = b"bytes-of-audio" * 10
     script = Script(json_response(503, wire.ERROR_500), json_response(200, {"text": "ok"}))
-    reply = api.call(script.transport(), "audio_transcriptions", ("a.wav", audio))
+    reply = api.call(script.transport(), "audio.transcribe", ("a.wav", audio))
     assert reply.text == "ok" and script.calls == 2
     assert all(audio in r.content for r in script.requests)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a URL file is sent as a plain form field with files=None, so httpx "
-    "encodes the body as application/x-www-form-urlencoded; the spec accepts only "
-    "multipart/form-data for /audio/transcriptions",
-)
 def test_transcription_of_a_url_is_still_multipart(api: Api) -> None:
     script = Script(json_response(200, {"text": "ok"}))
-    api.call(script.transport(), "audio_transcriptions", "https://example.com/a.wav")
+    api.call(script.transport(), "audio.transcribe", "https://example.com/a.wav")
     ctype, body = _multipart(script.requests[0])
     assert b"https://example.com/a.wav" in body
     assert ctype.startswith("multipart/form-data")
@@ -326,5 +320,5 @@ def test_transcription_of_a_missing_file_is_refused_before_sending(
 ) -> None:
     script = Script(json_response(200, {"text": "ok"}))
     with pytest.raises(TogetherConfigError, match="not found"):
-        api.call(script.transport(), "audio_transcriptions", tmp_path / "missing.wav")
+        api.call(script.transport(), "audio.transcribe", tmp_path / "missing.wav")
     assert script.calls == 0

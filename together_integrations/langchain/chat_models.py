@@ -432,7 +432,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         request = self._request(messages, stop, kwargs)
         try:
-            wire = self._get_transport().chat_completions(request, self._request_options())
+            wire = self._get_transport().chat.create(request, self._request_options())
         except APIError as exc:
             raise to_langchain_error(exc) from exc
         return self._chat_result(wire, request)
@@ -448,7 +448,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
         request = self._request(messages, stop, kwargs)
         try:
-            wire = await self._get_transport().achat_completions(request, self._request_options())
+            wire = await self._get_transport().chat.acreate(request, self._request_options())
         except APIError as exc:
             raise to_langchain_error(exc) from exc
         return self._chat_result(wire, request)
@@ -471,7 +471,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         request = self._stream_request(messages, stop, kwargs)
         state = _StreamState(self._think_tags(request.model), request.model)
         try:
-            stream = self._get_transport().chat_completions_stream(request, self._request_options())
+            stream = self._get_transport().chat.stream(request, self._request_options())
             with stream:
                 for wire in stream:
                     for chunk in state.feed(wire):
@@ -495,7 +495,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         request = self._stream_request(messages, stop, kwargs)
         state = _StreamState(self._think_tags(request.model), request.model)
         try:
-            stream = await self._get_transport().achat_completions_stream(
+            stream = await self._get_transport().chat.astream(
                 request, self._request_options()
             )
             async with stream:

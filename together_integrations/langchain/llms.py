@@ -272,7 +272,7 @@ class TogetherLLM(_ClientSettings, BaseLLM):
             )
         transport, options = self._get_transport(), self._request_options()
         return self._result(
-            [transport.completions(self._request(p, stop, kwargs), options) for p in prompts]
+            [transport.completions.create(self._request(p, stop, kwargs), options) for p in prompts]
         )
 
     async def _agenerate(
@@ -290,7 +290,10 @@ class TogetherLLM(_ClientSettings, BaseLLM):
             return self._result_from_streams(list(await asyncio.gather(*map(collect, prompts))))
         transport, options = self._get_transport(), self._request_options()
         responses = await asyncio.gather(
-            *(transport.acompletions(self._request(p, stop, kwargs), options) for p in prompts)
+            *(
+                transport.completions.acreate(self._request(p, stop, kwargs), options)
+                for p in prompts
+            )
         )
         return self._result(list(responses))
 
@@ -320,7 +323,7 @@ class TogetherLLM(_ClientSettings, BaseLLM):
         self._check_streamable(kwargs)
         request = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        with self._get_transport().completions_stream(request, self._request_options()) as stream:
+        with self._get_transport().completions.stream(request, self._request_options()) as stream:
             for chunk in stream:
                 out = state.feed(chunk)
                 if out is not None:
@@ -339,7 +342,7 @@ class TogetherLLM(_ClientSettings, BaseLLM):
         self._check_streamable(kwargs)
         request = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        stream = await self._get_transport().acompletions_stream(request, self._request_options())
+        stream = await self._get_transport().completions.astream(request, self._request_options())
         async with stream:
             async for chunk in stream:
                 out = state.feed(chunk)

@@ -201,7 +201,7 @@ class TogetherRerank(_ClientSettings, BaseDocumentCompressor):
         if not documents:
             return []
         request = self._request(query, documents, n, fields)
-        response = self._get_transport().rerank(request, self._request_options())
+        response = self._get_transport().rerank.create(request, self._request_options())
         return _ranking(response, len(documents))
 
     async def arerank(
@@ -217,7 +217,7 @@ class TogetherRerank(_ClientSettings, BaseDocumentCompressor):
         if not documents:
             return []
         request = self._request(query, documents, n, fields)
-        response = await self._get_transport().arerank(request, self._request_options())
+        response = await self._get_transport().rerank.acreate(request, self._request_options())
         return _ranking(response, len(documents))
 
     @staticmethod

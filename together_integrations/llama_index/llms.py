@@ -264,7 +264,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         if not self._chat_endpoint:
             prompt = self._messages_prompt(messages)
             return completion_to_chat_response(self._complete(prompt, True, **kwargs))
-        wire = self._get_transport().chat_completions(
+        wire = self._get_transport().chat.create(
             self._chat_request(messages, False, kwargs), self._request_options()
         )
         return chat_response_from_wire(wire, think_tags=self._think_tags)
@@ -273,7 +273,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         if not self._chat_endpoint:
             prompt = self._messages_prompt(messages)
             return completion_to_chat_response(await self._acomplete(prompt, True, **kwargs))
-        wire = await self._get_transport().achat_completions(
+        wire = await self._get_transport().chat.acreate(
             self._chat_request(messages, False, kwargs), self._request_options()
         )
         return chat_response_from_wire(wire, think_tags=self._think_tags)
@@ -284,7 +284,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             return (completion_to_chat_response(c) for c in completions)
         request = self._chat_request(messages, True, kwargs)
         # Opened here, so a refused request raises at the call, not at the first chunk.
-        stream = self._get_transport().chat_completions_stream(request, self._request_options())
+        stream = self._get_transport().chat.stream(request, self._request_options())
         converter = ChatStreamConverter(think_tags=self._think_tags)
 
         def gen() -> Generator[ChatResponse, None, None]:
@@ -312,7 +312,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
             return from_completions()
         request = self._chat_request(messages, True, kwargs)
-        stream = await self._get_transport().achat_completions_stream(
+        stream = await self._get_transport().chat.astream(
             request, self._request_options()
         )
         converter = ChatStreamConverter(think_tags=self._think_tags)
@@ -332,7 +332,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     def _complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         if self._chat_endpoint:
             return to_completion_response(self._chat(_user(prompt), **kwargs))
-        wire = self._get_transport().completions(
+        wire = self._get_transport().completions.create(
             self._completion_request(prompt, formatted, False, kwargs), self._request_options()
         )
         return completion_response_from_wire(wire)
@@ -342,7 +342,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     ) -> CompletionResponse:
         if self._chat_endpoint:
             return to_completion_response(await self._achat(_user(prompt), **kwargs))
-        wire = await self._get_transport().acompletions(
+        wire = await self._get_transport().completions.acreate(
             self._completion_request(prompt, formatted, False, kwargs), self._request_options()
         )
         return completion_response_from_wire(wire)
@@ -353,7 +353,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         if self._chat_endpoint:
             return (to_completion_response(r) for r in self._stream_chat(_user(prompt), **kwargs))
         request = self._completion_request(prompt, formatted, True, kwargs)
-        stream = self._get_transport().completions_stream(request, self._request_options())
+        stream = self._get_transport().completions.stream(request, self._request_options())
         converter = CompletionStreamConverter()
 
         def gen() -> Generator[CompletionResponse, None, None]:
@@ -375,7 +375,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
             return from_chat()
         request = self._completion_request(prompt, formatted, True, kwargs)
-        stream = await self._get_transport().acompletions_stream(request, self._request_options())
+        stream = await self._get_transport().completions.astream(request, self._request_options())
         converter = CompletionStreamConverter()
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:

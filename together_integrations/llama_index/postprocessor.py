@@ -133,7 +133,7 @@ class TogetherRerank(ClientSettingsMixin, BaseNodePostprocessor):
             if started is None:
                 return []
             request, outcome = started
-            response = self._get_transport().rerank(request, self._request_options())
+            response = self._get_transport().rerank.create(request, self._request_options())
             outcome.nodes = self._apply(nodes, response)
         return outcome.nodes
 
@@ -145,6 +145,6 @@ class TogetherRerank(ClientSettingsMixin, BaseNodePostprocessor):
             if started is None:
                 return []
             request, outcome = started
-            response = await self._get_transport().arerank(request, self._request_options())
+            response = await self._get_transport().rerank.acreate(request, self._request_options())
             outcome.nodes = self._apply(nodes, response)
         return outcome.nodes
