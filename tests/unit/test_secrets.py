@@ -39,7 +39,6 @@ def test_repr_and_str_of_the_transport() -> None:
     assert isinstance(transport.api_key, SecretStr)
 
 
-
 def test_a_pickled_transport_carries_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOGETHER_API_KEY", "key-from-env")
     transport = TogetherTransport(

@@ -15,10 +15,13 @@ import pytest
 from together_integrations import (
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    InternalServerError,
     RateLimitError,
     Stream,
+    TogetherTransport,
 )
 from together_integrations.schemas import (
     ChatCompletionChunk,
@@ -28,7 +31,8 @@ from together_integrations.schemas import (
 )
 
 from .fixtures import wire
-from .fixtures.mock import SSE, Api, Script, json_response
+from .fixtures.mock import SSE, Api, Body, Script, json_response
+from .fixtures.wire import sse
 
 BODY = wire.CHAT_BODY
 
@@ -56,9 +60,7 @@ def test_legacy_stream_usage_in_the_finish_chunk(api: Api, newline: str, piece: 
 
 
 def test_modern_stream_reasoning_then_a_separate_usage_chunk(api: Api) -> None:
-    chunks = api.stream(
-        Script(SSE(wire.modern_stream(), piece=5)).transport(), "chat.stream", BODY
-    )
+    chunks = api.stream(Script(SSE(wire.modern_stream(), piece=5)).transport(), "chat.stream", BODY)
     assert len(chunks) == 6
     reasoning = "".join(c.choices[0].delta.reasoning or "" for c in chunks if c.choices)
     assert reasoning == " user says hi" and content(chunks) == "Hello there"
@@ -72,9 +74,7 @@ def test_modern_stream_reasoning_then_a_separate_usage_chunk(api: Api) -> None:
 
 
 def test_gemma_stream_without_usage_keeps_extras(api: Api) -> None:
-    chunks = api.stream(
-        Script(SSE(wire.gemma_stream())).transport(), "chat.stream", BODY
-    )
+    chunks = api.stream(Script(SSE(wire.gemma_stream())).transport(), "chat.stream", BODY)
     assert [c.id for c in chunks] == ["chatcmpl-9a8b7c6d5e4f"] * 3
     assert all(c.usage is None for c in chunks) and content(chunks) == "Hi you"
     final = chunks[-1].choices[0]
@@ -138,9 +138,7 @@ def test_choice_level_tool_calls_with_index_minus_one(api: Api) -> None:
 
 
 def test_logprobs_as_a_bare_number_and_as_the_stream_object(api: Api) -> None:
-    chunks = api.stream(
-        Script(SSE(wire.logprob_streams())).transport(), "chat.stream", BODY
-    )
+    chunks = api.stream(Script(SSE(wire.logprob_streams())).transport(), "chat.stream", BODY)
     bare, obj, none = (c.choices[0].logprobs for c in chunks)
     assert bare == -0.25 and normalize_logprobs(bare) is None
     assert isinstance(obj, LegacyLogprobs)
@@ -410,3 +408,104 @@ def test_next_works_on_both_streams() -> None:
         await astream.aclose()
 
     asyncio.run(run())
+
+
+# ------------------------------------------------------------ faults found by testing
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "error_type"),
+    [
+        (
+            b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n'
+            b'event: error\ndata: {"error":{"message":"model overloaded","type":"server_error"}}\n\n',
+            500,
+            "server_error",
+        ),
+        (
+            b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n'
+            b'data: {"error":{"message":"Rate limit hit","type":"rate_limit"}}\n\n'
+            b"data: [DONE]\n\n",
+            429,
+            "rate_limit",
+        ),
+        (
+            b'data: {"error": {"message": "bad input", "code": 400}}\n\n',
+            400,
+            None,
+        ),
+    ],
+    ids=["event-error", "data-error-rate-limit", "data-error-numeric-code"],
+)
+def test_an_error_sent_inside_the_stream_raises_the_typed_error(
+    api: Api, raw: bytes, status: int, error_type: str | None
+) -> None:
+    seen: list[Any] = []
+    with pytest.raises(APIStatusError) as info:
+        api.stream(Script(SSE(raw, piece=7)).transport(), "chat.stream", BODY, on_item=seen.append)
+    assert info.value.status_code == status and info.value.type == error_type
+    assert "error from the server" in info.value.message
+    assert len(seen) == (0 if status == 400 else 1)
+
+
+def test_a_content_delta_that_mentions_error_is_not_an_error(api: Api) -> None:
+    chunk = {"id": "a", "choices": [{"index": 0, "delta": {"content": '{"error": 1}'}}]}
+    raw = sse([chunk, {"id": "a", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}])
+    chunks = api.stream(Script(SSE(raw)).transport(), "chat.stream", BODY)
+    assert content(chunks) == '{"error": 1}'
+
+
+def test_a_stream_dropped_unread_releases_its_connection() -> None:
+    transport, answer = _transport_and_answer()
+    gc.disable()
+    try:
+        transport.chat.stream(BODY)  # opened, never iterated, dropped
+        assert answer.bodies[0].closed and answer.bodies[0].sent == 0
+    finally:
+        gc.enable()
+
+
+def test_an_async_stream_dropped_unread_releases_its_connection() -> None:
+    async def run() -> tuple[SSE, int]:
+        transport, answer = _transport_and_answer()
+        transport = TogetherTransport(
+            api_key=wire.KEY,
+            http_async_client=transport.async_client,
+            max_in_flight=1,
+        )
+        await transport.chat.astream(BODY)  # dropped unread
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        # The in-flight slot came back too: a second call does not wait forever.
+        stream = await asyncio.wait_for(transport.chat.astream(BODY), 1)
+        count = len([c async for c in stream])
+        return answer, count
+
+    answer, count = asyncio.run(run())
+    assert answer.bodies[0].closed and count == 6
+
+
+def test_a_stream_holds_its_slot_until_closed() -> None:
+    answer = SSE(wire.modern_stream(), piece=40)
+    transport = Script(answer).transport(max_in_flight=1)
+    first = transport.chat.stream(BODY)
+    assert not transport._slots.acquire(blocking=False)  # the stream holds the only slot
+    first.close()
+    assert transport._slots.acquire(blocking=False)
+    transport._slots.release()
+
+
+def test_a_503_whose_body_is_cut_off_is_a_typed_retried_error(
+    api: Api, sleeps: list[float]
+) -> None:
+    def cut(request: httpx.Request) -> httpx.Response:
+        body = Body([b'{"error": {"mess'], fail_with=httpx.RemoteProtocolError("peer closed"))
+        return httpx.Response(503, stream=body, headers={"content-type": "application/json"})
+
+    script = Script(cut, SSE(wire.legacy_stream()))
+    chunks = api.stream(script.transport(), "chat.stream", BODY)
+    assert len(chunks) == 3 and script.calls == 2 and len(sleeps) == 1
+
+    with pytest.raises(InternalServerError) as info:
+        api.stream(Script(cut).transport(max_retries=0), "chat.stream", BODY)
+    assert info.value.status_code == 503

@@ -3,8 +3,10 @@ headers, shared instances and pools. Every retry/error test runs sync and async 
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
+import os
 import time
 from typing import Any
 
@@ -31,7 +33,8 @@ from together_integrations import (
     UnprocessableEntityError,
     __version__,
 )
-from together_integrations._constants import MAX_RETRY_DELAY
+from together_integrations._base_transport import Call
+from together_integrations._constants import MAX_RETRY_DELAY, SHARED_TRANSPORTS_MAX
 
 from .fixtures import wire
 from .fixtures.mock import Api, Script, html_response, json_response
@@ -422,9 +425,7 @@ def test_arguments_win_over_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOGETHER_API_KEY", "env-key")
     monkeypatch.setenv("TOGETHER_BASE_URL", "https://env.example.com/v1")
     script = Script(ok())
-    script.transport(api_key="arg-key", base_url="https://arg.example.com/v1").chat.create(
-        BODY
-    )
+    script.transport(api_key="arg-key", base_url="https://arg.example.com/v1").chat.create(BODY)
     sent = script.requests[0]
     assert sent.url.host == "arg.example.com" and sent.headers["authorization"] == "Bearer arg-key"
 
@@ -597,3 +598,180 @@ def test_copies_share_the_transport() -> None:
 
     transport = TogetherTransport(api_key=wire.KEY)
     assert copy.copy(transport) is transport and copy.deepcopy(transport) is transport
+
+
+# ------------------------------------------------------------ faults found by testing
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_shares_the_parents_pools() -> None:
+    transport = TogetherTransport(api_key=wire.KEY, base_url="https://fork.example.com/v1")
+    parent_client = transport.sync_client
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code, skip pytest's teardown
+        fresh = transport.sync_client
+        os._exit(0 if fresh is not parent_client and not fresh.is_closed else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert transport.sync_client is parent_client and not parent_client.is_closed
+    transport.close()
+
+
+def test_asyncio_run_per_call_closes_each_loops_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script(ok())
+    made: list[httpx.AsyncClient] = []
+    real = httpx.AsyncClient
+
+    def our_pool(**kwargs: Any) -> httpx.AsyncClient:
+        client = real(transport=httpx.MockTransport(script), **kwargs)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr("together_integrations._transport.httpx.AsyncClient", our_pool)
+    transport = TogetherTransport(api_key=wire.KEY, base_url="https://loops.example.com/v1")
+    for _ in range(5):
+        asyncio.run(transport.chat.acreate(BODY))
+    assert script.calls == 5 and len(made) == 5
+    assert all(client.is_closed for client in made)  # each loop closed its pool on shutdown
+
+
+def test_shared_keeps_a_bounded_registry_never_keyed_by_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(TogetherTransport, "_registry", type(TogetherTransport._registry)())
+    keys = [f"tgp_v1_distinct{i:04d}SecretValue" for i in range(3 * SHARED_TRANSPORTS_MAX)]
+    transports = [TogetherTransport.shared(api_key=k) for k in keys]
+    assert len(TogetherTransport._registry) == SHARED_TRANSPORTS_MAX
+    assert TogetherTransport.shared(api_key=keys[-1]) is transports[-1]  # recent ones stay
+    listing = repr(TogetherTransport._registry)
+    assert not any(k in listing for k in keys)
+
+
+@pytest.mark.parametrize("padded", [wire.KEY + "\n", f"  {wire.KEY}\t", wire.KEY + "\r\n"])
+def test_surrounding_whitespace_is_stripped_from_the_key(api: Api, padded: str) -> None:
+    script = Script(ok())
+    transport = Script.transport(script, api_key=padded)
+    api.call(transport, "chat.create", BODY)
+    assert script.requests[0].headers["authorization"] == f"Bearer {wire.KEY}"
+
+
+@pytest.mark.parametrize(
+    "bad", ["tgp_v1_abc déf", "tgp_v1_abc\x00def", "tgp_v1_ключ", "tgp_v1_has space"]
+)
+def test_a_key_no_header_can_carry_is_refused_without_showing_it(bad: str) -> None:
+    with pytest.raises(TogetherConfigError) as info:
+        TogetherTransport(api_key=bad)
+    assert bad not in str(info.value) and bad not in repr(info.value)
+    assert "api-keys" in str(info.value)
+
+
+def test_an_empty_key_argument_is_a_config_error_at_once() -> None:
+    with pytest.raises(TogetherConfigError, match="empty"):
+        TogetherTransport(api_key="  ")
+
+
+def test_in_flight_requests_are_bounded_per_transport() -> None:
+    active = peak = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.01)
+        active -= 1
+        return json_response(200, wire.chat_completion())
+
+    async def run() -> None:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(slow))
+        transport = TogetherTransport(api_key=wire.KEY, http_async_client=client, max_in_flight=3)
+        replies = await asyncio.gather(*(transport.chat.acreate(BODY) for _ in range(20)))
+        assert len(replies) == 20
+
+    asyncio.run(run())
+    assert peak == 3
+
+
+def test_max_in_flight_must_be_positive() -> None:
+    with pytest.raises(TogetherConfigError, match="max_in_flight"):
+        TogetherTransport(api_key=wire.KEY, max_in_flight=0)
+
+
+PAID = Call("POST", "/batches", json=b"{}", paid=True)
+
+
+@pytest.mark.parametrize(
+    ("first", "retried"),
+    [
+        (httpx.ConnectError("refused"), True),
+        (httpx.ConnectTimeout("slow connect"), True),
+        (lambda r: json_response(429, wire.ERROR_429), True),
+        (lambda r: json_response(503, wire.ERROR_500, **{"retry-after": "1"}), True),
+        (httpx.ReadTimeout("no answer"), False),
+        (httpx.RemoteProtocolError("cut"), False),
+        (lambda r: json_response(500, wire.ERROR_500), False),
+        (lambda r: json_response(503, wire.ERROR_500), False),
+        (lambda r: json_response(502, wire.ERROR_500), False),
+        (lambda r: json_response(408, wire.ERROR_500), False),
+    ],
+    ids=[
+        "connect-error",
+        "connect-timeout",
+        "429",
+        "503-retry-after",
+        "read-timeout",
+        "cut",
+        "500",
+        "503-bare",
+        "502",
+        "408",
+    ],
+)
+def test_paid_work_is_resent_only_when_it_cannot_have_started(
+    api: Api, sleeps: list[float], first: Any, retried: bool
+) -> None:
+    script = Script(first, json_response(201, {"job": {"id": "b-1"}}))
+    transport = script.transport()
+
+    def send() -> Any:
+        if api.is_async:
+            return asyncio.run(transport.arequest(PAID, json.loads))
+        return transport.request(PAID, json.loads)
+
+    if retried:
+        assert send() == {"job": {"id": "b-1"}} and script.calls == 2
+    else:
+        with pytest.raises(APIError):
+            send()
+        assert script.calls == 1 and sleeps == []
+
+
+def test_families_under_v2_derive_their_root_from_the_base_url() -> None:
+    script = Script(json_response(200, {}))
+    transport = script.transport(base_url="https://proxy.example.com/together/v1")
+    transport.request(Call("GET", "/videos/v-1", root="v2"), json.loads)
+    assert str(script.requests[0].url) == "https://proxy.example.com/together/v2/videos/v-1"
+
+    odd = Script(json_response(200, {})).transport(base_url="https://proxy.example.com/together")
+    with pytest.raises(TogetherConfigError, match="/v2"):
+        odd.request(Call("GET", "/videos/v-1", root="v2"), json.loads)
+
+
+def test_a_corrupt_gzip_body_is_a_typed_retried_error(api: Api, sleeps: list[float]) -> None:
+    def corrupt(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            stream=httpx.ByteStream(b"not gzip at all"),
+            headers={"content-encoding": "gzip", "content-type": "application/json"},
+        )
+
+    script = Script(corrupt, json_response(200, wire.chat_completion()))
+    reply = api.call(script.transport(), "chat.create", BODY)
+    assert reply.choices and script.calls == 2
+    with pytest.raises(APIConnectionError, match="decoded"):
+        api.call(Script(corrupt).transport(max_retries=0), "chat.create", BODY)
+
+
+@pytest.mark.parametrize("body", [{"id": "x", "object": "chat.completion"}, {"choices": []}])
+def test_a_completion_without_choices_is_a_validation_error(api: Api, body: dict[str, Any]) -> None:
+    with pytest.raises(APIResponseValidationError):
+        api.call(Script(json_response(200, body)).transport(), "chat.create", BODY)

@@ -134,7 +134,9 @@ def test_completions(api: Api) -> None:
 def test_embeddings(api: Api) -> None:
     script = Script(json_response(200, wire.EMBEDDINGS))
     reply = api.call(
-        script.transport(), "embeddings.create", {"model": "BAAI/bge-base-en-v1.5", "input": ["a", "b"]}
+        script.transport(),
+        "embeddings.create",
+        {"model": "BAAI/bge-base-en-v1.5", "input": ["a", "b"]},
     )
     assert isinstance(reply, EmbeddingResponse)
     assert [d.index for d in reply.data] == [0, 1] and reply.data[0].embedding[0] == -0.0112

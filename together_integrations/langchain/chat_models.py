@@ -495,9 +495,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         request = self._stream_request(messages, stop, kwargs)
         state = _StreamState(self._think_tags(request.model), request.model)
         try:
-            stream = await self._get_transport().chat.astream(
-                request, self._request_options()
-            )
+            stream = await self._get_transport().chat.astream(request, self._request_options())
             async with stream:
                 async for wire in stream:
                     for chunk in state.feed(wire):

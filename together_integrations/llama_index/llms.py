@@ -312,9 +312,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
             return from_completions()
         request = self._chat_request(messages, True, kwargs)
-        stream = await self._get_transport().chat.astream(
-            request, self._request_options()
-        )
+        stream = await self._get_transport().chat.astream(request, self._request_options())
         converter = ChatStreamConverter(think_tags=self._think_tags)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:

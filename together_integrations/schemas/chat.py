@@ -152,7 +152,9 @@ class ChatCompletion(WireModel):
     object: str = "chat.completion"
     created: int = 0
     model: str = ""
-    choices: list[ChatChoice] = Field(default_factory=list)
+    choices: list[ChatChoice] = Field(min_length=1)
+    """At least one: a 200 without a choice is not an answer (it raises
+    ``APIResponseValidationError`` instead of an ``IndexError`` in the adapters)."""
     usage: Usage | None = None
     warnings: list[Warning] | None = None
 

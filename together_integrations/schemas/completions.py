@@ -48,7 +48,9 @@ class Completion(WireModel):
     object: str = "text.completion"
     created: int = 0
     model: str = ""
-    choices: list[CompletionChoice] = Field(default_factory=list)
+    choices: list[CompletionChoice] = Field(min_length=1)
+    """At least one: a 200 without a choice is not an answer (it raises
+    ``APIResponseValidationError`` instead of an ``IndexError`` in the adapters)."""
     usage: Usage | None = None
 
 
