@@ -30,11 +30,6 @@ MODEL = "openai/gpt-oss-20b"
 
 
 @pytest.fixture
-def emu() -> TogetherEmulator:
-    return TogetherEmulator()
-
-
-@pytest.fixture
 def llm(emu: TogetherEmulator) -> TogetherLLM:
     return TogetherLLM(model=MODEL, transport=emu.transport(max_retries=0))
 

@@ -15,16 +15,22 @@ copy send somewhere else.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import warnings
 from typing import Any
 
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
 
+from together_integrations._catalog import ModelCapabilities
 from together_integrations._constants import API_KEY_ENV
 from together_integrations._exceptions import TogetherConfigError
 from together_integrations._transport import RequestOptions, TogetherTransport
 
-__all__ = ["ClientSettingsMixin"]
+__all__ = ["ClientSettingsMixin", "log_guessed_capabilities"]
+
+logger = logging.getLogger("together_integrations.llama_index")
 
 # Where __getstate__ puts the explicit transport: LlamaIndex's BaseComponent.__setstate__
 # re-runs __init__ from the fields, which would reset every private attribute.
@@ -53,6 +59,66 @@ def _checked_key(api_key: str | SecretStr) -> SecretStr:
             "https://api.together.ai/settings/api-keys."
         )
     return SecretStr(key)
+
+
+_guessed_lock = threading.Lock()
+_guessed_logged: set[str] = set()
+
+
+def log_guessed_capabilities(
+    caps: ModelCapabilities, guessed: str, overrides: str | None = None
+) -> None:
+    """Say once per model id that its capabilities are a guess, and how to state them."""
+    if caps.known:
+        return
+    key = caps.id.lower()
+    with _guessed_lock:
+        if key in _guessed_logged:
+            return
+        _guessed_logged.add(key)
+    state = f"Pass {overrides} to state them, or load" if overrides else "Load"
+    logger.warning(
+        "%s is not in the bundled model catalog, so its capabilities are guessed from its "
+        "name: %s. %s the live model list once with "
+        "together_integrations._catalog.DEFAULT_CATALOG.refresh(TogetherTransport.shared()).",
+        caps.id,
+        guessed,
+        state,
+    )
+
+
+def _accepted_names(cls: type[Any]) -> set[str]:
+    names: set[str] = set()
+    for name, info in cls.model_fields.items():
+        names.add(name)
+        if info.alias:
+            names.add(info.alias)
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(c for c in alias.choices if isinstance(c, str))
+    return names
+
+
+def _drop_unknown(cls: type[Any], kwargs: dict[str, Any]) -> None:
+    """Warn about (and drop) arguments no field takes: pydantic would ignore them silently,
+    so a typo such as ``temprature=`` would look accepted."""
+    unknown = sorted(set(kwargs) - _accepted_names(cls))
+    if not unknown:
+        return
+    hint = (
+        " Request fields the class has no argument for go in additional_kwargs={...}."
+        if "additional_kwargs" in cls.model_fields
+        else ""
+    )
+    warnings.warn(
+        f"{cls.__name__} ignores unknown argument(s): {', '.join(unknown)}.{hint}",
+        UserWarning,
+        stacklevel=4,
+    )
+    for name in unknown:
+        del kwargs[name]
 
 
 def _carries_clients(transport: TogetherTransport) -> bool:
@@ -121,6 +187,7 @@ class ClientSettingsMixin:
     ) -> None:
         if api_key is not None:
             kwargs["api_key"] = _checked_key(api_key)
+        _drop_unknown(type(self), kwargs)
         super().__init__(**kwargs)
         if transport is None and (http_client is not None or async_http_client is not None):
             # The caller's own clients get a transport of their own, never the shared one.
