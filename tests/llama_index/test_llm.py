@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -62,7 +63,14 @@ def test_chat_usage_reasoning_and_token_counting(emu: TogetherEmulator) -> None:
     assert response.message.content == "Paris"
     thinking = [b for b in response.message.blocks if isinstance(b, ThinkingBlock)]
     assert thinking and thinking[0].content == "capital question"
-    assert response.raw["usage"]["total_tokens"] == 25
+    # raw reads like upstream's OpenAI object and is still the dict TokenCountingHandler reads.
+    assert response.raw.usage.total_tokens == 25 == response.raw["usage"]["total_tokens"]
+    assert response.raw.choices[0].message.content == "Paris"
+    assert isinstance(response.raw, dict) and json.loads(json.dumps(response.raw)) == response.raw
+    assert pickle.loads(pickle.dumps(response.raw)).usage.prompt_tokens == 21
+    assert type(response.raw.model_dump()["usage"]) is dict
+    with pytest.raises(AttributeError, match="no field 'nonexistent'"):
+        _ = response.raw.nonexistent
     assert (counter.prompt_llm_token_count, counter.completion_llm_token_count) == (21, 4)
     sent = emu.requests[-1].json
     assert (
@@ -78,6 +86,7 @@ def test_stream_chat_deltas_thinking_and_usage(emu: TogetherEmulator, llm: Toget
     assert "".join(c.additional_kwargs.get("thinking_delta", "") for c in chunks) == "think first"
     assert chunks[-1].message.content == "streamed answer here"
     assert chunks[-1].additional_kwargs["total_tokens"] > 0
+    assert chunks[-1].raw.usage.total_tokens == chunks[-1].additional_kwargs["total_tokens"]
 
 
 def test_async_chat_and_complete(emu: TogetherEmulator, llm: TogetherLLM) -> None:
@@ -352,3 +361,32 @@ def test_react_agent_reaches_an_answer(emu: TogetherEmulator, llm: TogetherLLM) 
     assert "5" in asyncio.run(run())
     observation = json.dumps(emu.requests[-1].json["messages"])
     assert "Observation: 5" in observation
+
+
+def test_reasoning_content_is_read_like_reasoning() -> None:
+    from together_integrations.llama_index._convert import (
+        ChatStreamConverter,
+        chat_response_from_wire,
+    )
+    from together_integrations.schemas import ChatCompletion, ChatCompletionChunk
+
+    whole = ChatCompletion.model_validate(
+        {
+            "id": "c1",
+            "choices": [
+                {"message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}}
+            ],
+        }
+    )
+    response = chat_response_from_wire(whole, think_tags=False)
+    thinking = [b for b in response.message.blocks if isinstance(b, ThinkingBlock)]
+    assert [b.content for b in thinking] == ["2+2"] and response.message.content == "4"
+    converter = ChatStreamConverter(think_tags=False)
+    deltas = []
+    for delta in ({"reasoning_content": "2+"}, {"reasoning_content": "2"}, {"content": "4"}):
+        chunk = ChatCompletionChunk.model_validate({"id": "c1", "choices": [{"delta": delta}]})
+        out = converter.feed(chunk)
+        assert out is not None
+        deltas.append(out.additional_kwargs.get("thinking_delta", ""))
+    assert deltas == ["2+", "2", ""]
+    assert [b.content for b in out.message.blocks if isinstance(b, ThinkingBlock)] == ["2+2"]

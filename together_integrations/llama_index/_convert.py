@@ -51,6 +51,7 @@ from together_integrations.schemas import ChatMessage as WireMessage
 __all__ = [
     "ChatStreamConverter",
     "CompletionStreamConverter",
+    "RawResponse",
     "chat_response_from_wire",
     "completion_response_from_wire",
     "completion_to_chat_response",
@@ -232,6 +233,51 @@ def to_wire_messages(messages: Sequence[ChatMessage]) -> list[WireMessage]:
 # ----------------------------------------------------------------------- responses
 
 
+class RawResponse(dict[str, Any]):
+    """The response body as a dict that also reads as attributes, nested all the way down
+    (``resp.raw.usage.total_tokens`` as with the OpenAI objects upstream hands out, and
+    ``resp.raw["usage"]["total_tokens"]``). A plain dict underneath: JSON-serialisable,
+    picklable, and what ``TokenCountingHandler`` reads."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"The response has no field {name!r}; it has {sorted(self)}."
+            ) from None
+
+    def model_dump(self) -> dict[str, Any]:
+        """A plain-dict copy (the name the OpenAI objects upstream use)."""
+        plain: dict[str, Any] = json.loads(json.dumps(self))
+        return plain
+
+    @classmethod
+    def of(cls, wire: BaseModel) -> RawResponse:
+        body = wire.model_dump(mode="json", by_alias=True)
+        return cls({k: _attr_view(v) for k, v in body.items()})
+
+
+def _attr_view(value: Any) -> Any:
+    if isinstance(value, dict):
+        return RawResponse({k: _attr_view(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_attr_view(v) for v in value]
+    return value
+
+
+def _reasoning_content(message: BaseModel) -> str:
+    """``reasoning_content``, the field name of DeepSeek's API and vLLM's older releases,
+    for servers behind a Together-compatible base URL that send it instead of ``reasoning``."""
+    extra = message.model_extra or {}
+    value = extra.get("reasoning_content")
+    return value if isinstance(value, str) else ""
+
+
 def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     """Token counts as ``TokenCountingHandler`` reads them from ``additional_kwargs``."""
     if usage is None:
@@ -325,11 +371,10 @@ def chat_response_from_wire(wire: ChatCompletion, *, think_tags: bool) -> ChatRe
     if not results:
         raise ValueError(f"The chat completion {wire.id!r} has no choices.")
     result = results[0]
+    reasoning = result.reasoning or _reasoning_content(wire.choices[0].message) or None
     return ChatResponse(
-        message=_assistant_message(
-            result.content, result.reasoning, result.tool_calls, result.usage
-        ),
-        raw=wire.model_dump(mode="json", by_alias=True),
+        message=_assistant_message(result.content, reasoning, result.tool_calls, result.usage),
+        raw=RawResponse.of(wire),
         logprobs=to_llama_logprobs(result.logprobs),
         additional_kwargs=_result_kwargs(result),
     )
@@ -358,15 +403,15 @@ class ChatStreamConverter:
         if not views:
             return None
         delta = "".join(v.content for v in views)
-        thinking = "".join(v.reasoning for v in views)
+        thinking = "".join(v.reasoning for v in views) or "".join(
+            _reasoning_content(c.delta) for c in chunk.choices if c.index == 0
+        )
         if any(v.tool_calls for v in views):
             self._calls = self._acc.tool_calls(0)
         for view in views:
             self._finish = view.finish_reason or self._finish
         logprobs = [t for v in views for t in v.logprobs or []] or None
-        return self._response(
-            delta, thinking, chunk.model_dump(mode="json", by_alias=True), logprobs
-        )
+        return self._response(delta, thinking, RawResponse.of(chunk), logprobs)
 
     def finish(self) -> ChatResponse | None:
         """End of stream: text a ``<think>`` splitter still held, if any."""
@@ -417,7 +462,7 @@ def completion_response_from_wire(wire: Completion) -> CompletionResponse:
         extra["finish_reason"] = finish
     return CompletionResponse(
         text=choice.text,
-        raw=wire.model_dump(mode="json", by_alias=True),
+        raw=RawResponse.of(wire),
         logprobs=to_llama_logprobs(normalize_logprobs(choice.logprobs)),
         additional_kwargs=extra,
     )
@@ -445,7 +490,7 @@ class CompletionStreamConverter:
         return CompletionResponse(
             text=self._text,
             delta=delta,
-            raw=chunk.model_dump(mode="json", by_alias=True),
+            raw=RawResponse.of(chunk),
             logprobs=to_llama_logprobs(
                 normalize_logprobs(choice.logprobs) if choice is not None else None
             ),

@@ -128,7 +128,8 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     ``metadata`` comes from the model catalog (context window, chat or language model,
     function calling), overridable with ``context_window``, ``num_output``, ``is_chat_model``
     and ``is_function_calling_model``. Language (base) models are served on ``/completions``;
-    everything else on ``/chat/completions``. Responses carry the body in ``raw`` and the
+    everything else on ``/chat/completions``. Responses carry the body in ``raw`` (a dict that
+    also reads as attributes: ``resp.raw.usage.total_tokens``) and the
     token counts in ``additional_kwargs`` (streams too), so ``TokenCountingHandler`` counts
     what Together billed. Reasoning arrives as a ``ThinkingBlock`` (``thinking_delta`` in
     streams). ``ImageBlock`` s (URL, bytes or path) are sent as ``image_url`` parts.
@@ -139,7 +140,11 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
     model: str = Field(default=DEFAULT_MODEL, description="Together model id.")
     temperature: float | None = Field(
-        default=None, ge=0.0, description="Sampling temperature (server default when unset)."
+        default=None,
+        ge=0.0,
+        description="Sampling temperature. Unset, none is sent and the model's own default "
+        "applies (llama-index-llms-together always sends 0.1: pass temperature=0.1 to keep "
+        "its behaviour).",
     )
     max_tokens: int | None = Field(default=None, gt=0, description="Maximum tokens to generate.")
     logprobs: bool | None = Field(
