@@ -2,7 +2,7 @@
 
 Fixtures:
     ``emu``: a fresh :class:`TogetherEmulator` (script it with ``emu.reply(...)``, read
-        ``emu.requests``).
+        ``emu.requests``) that also serves TogetherEmbedding's default model.
     ``transport``: a :class:`TogetherTransport` answering from ``emu`` with no sockets and
         no retries (tests that count retries build their own with ``emu.transport(max_retries=...)``).
 No network socket may be opened unless a test is marked ``network``.
@@ -17,6 +17,7 @@ import pytest
 from pytest_socket import disable_socket, enable_socket
 
 from together_integrations import TogetherTransport
+from together_integrations.llama_index.embeddings import DEFAULT_EMBEDDING_MODEL
 from together_integrations.testing import TogetherEmulator
 
 
@@ -33,7 +34,12 @@ def _no_network(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def emu() -> TogetherEmulator:
-    return TogetherEmulator()
+    emulator = TogetherEmulator()
+    # Not in the emulator's own catalogue (yet); the size matches the real model.
+    emulator.models.setdefault(
+        DEFAULT_EMBEDDING_MODEL, {"type": "embedding", "context_length": 8192, "dims": 768}
+    )
+    return emulator
 
 
 @pytest.fixture

@@ -37,11 +37,6 @@ KEY = "tgp_v1_EmbeddingSecretKey0123456789"
 Batch = Callable[..., list[list[float]]]
 
 
-@pytest.fixture
-def emu() -> TogetherEmulator:
-    return TogetherEmulator()
-
-
 @pytest.fixture(params=["sync", "async"])
 def batch(request: pytest.FixtureRequest) -> Batch:
     """``get_text_embedding_batch`` or its async twin, as one callable."""
@@ -435,7 +430,10 @@ def test_errors_are_typed(batch: Batch) -> None:
 def test_query_and_text_instructions_prefix_the_input(emu: TogetherEmulator, query: Any) -> None:
     task = "Instruct: Given a question, retrieve passages that answer it\nQuery:"
     embed = TogetherEmbedding(
-        query_instruction=task, text_instruction="passage:", transport=emu.transport()
+        "intfloat/multilingual-e5-large-instruct",
+        query_instruction=task,
+        text_instruction="passage:",
+        transport=emu.transport(),
     )
     query(embed, "where is the tower")
     embed.get_text_embedding_batch(["the tower is in Paris", "bananas"])
@@ -464,4 +462,54 @@ def test_pickles_and_copies_after_async_use(
     for copy in (clone, embed.model_copy(deep=True)):
         copy._transport = emu.transport()
         assert asyncio.run(copy.aget_text_embedding_batch(["after"])) == [embed_text("after", DIMS)]
-    assert clone.api_key is not None and clone.api_key.get_secret_value() == KEY
+    assert clone.api_key is None or clone.api_key.get_secret_value() != KEY  # keys never travel
+
+
+# ------------------------------------------------------- the model's input window
+
+LONG_DOCUMENT = " ".join(
+    f"Paragraph {i} says that the tower at site {i} was finished in year {1800 + i}."
+    for i in range(400)
+)
+
+
+def test_the_default_model_fits_llama_index_default_chunks(
+    emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llama_index.core import Document, Settings, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+
+    monkeypatch.setattr(Settings, "_node_parser", None)  # LlamaIndex's own default splitter
+    assert Settings.chunk_size == 1024
+    default = get_model_capabilities(TogetherEmbedding().model_name)
+    assert default.known and default.context_window >= 1024
+    index = VectorStoreIndex.from_documents(
+        [Document(text=LONG_DOCUMENT)], embed_model=TogetherEmbedding(transport=emu.transport())
+    )
+    assert isinstance(Settings.node_parser, SentenceSplitter)
+    assert len(index.docstore.docs) > 1 and len(emu.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_chunk_far_over_the_window_is_refused_before_any_request_naming_chunk_size(
+    emu: TogetherEmulator, mode: str
+) -> None:
+    from llama_index.core.node_parser import SentenceSplitter
+
+    chunk = SentenceSplitter(chunk_size=1024, chunk_overlap=0).split_text(LONG_DOCUMENT)[0]
+    embed = TogetherEmbedding("intfloat/multilingual-e5-large-instruct", transport=emu.transport())
+    with pytest.raises(ValueError, match="chunk_size") as info:
+        if mode == "sync":
+            embed.get_text_embedding_batch(["short", chunk])
+        else:
+            asyncio.run(embed.aget_query_embedding(chunk))
+    assert "514-token input window" in str(info.value)
+    assert "intfloat/multilingual-e5-large-instruct" in str(info.value)
+    assert emu.requests == []
+    embed.get_text_embedding_batch([chunk[:1500]])  # within the window: sent
+
+
+def test_models_the_catalog_does_not_know_are_not_checked(emu: TogetherEmulator) -> None:
+    emu.models["acme/long-embed"] = {"type": "embedding", "context_length": 100_000}
+    embed = TogetherEmbedding("acme/long-embed", transport=emu.transport())
+    assert len(embed.get_text_embedding(LONG_DOCUMENT)) == 768

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -27,11 +28,6 @@ from together_integrations.llama_index import TogetherEmbedding, TogetherLLM, To
 from together_integrations.testing import TogetherEmulator
 
 MODEL = "openai/gpt-oss-20b"
-
-
-@pytest.fixture
-def emu() -> TogetherEmulator:
-    return TogetherEmulator()
 
 
 @pytest.fixture
@@ -67,7 +63,14 @@ def test_chat_usage_reasoning_and_token_counting(emu: TogetherEmulator) -> None:
     assert response.message.content == "Paris"
     thinking = [b for b in response.message.blocks if isinstance(b, ThinkingBlock)]
     assert thinking and thinking[0].content == "capital question"
-    assert response.raw["usage"]["total_tokens"] == 25
+    # raw reads like upstream's OpenAI object and is still the dict TokenCountingHandler reads.
+    assert response.raw.usage.total_tokens == 25 == response.raw["usage"]["total_tokens"]
+    assert response.raw.choices[0].message.content == "Paris"
+    assert isinstance(response.raw, dict) and json.loads(json.dumps(response.raw)) == response.raw
+    assert pickle.loads(pickle.dumps(response.raw)).usage.prompt_tokens == 21
+    assert type(response.raw.model_dump()["usage"]) is dict
+    with pytest.raises(AttributeError, match="no field 'nonexistent'"):
+        _ = response.raw.nonexistent
     assert (counter.prompt_llm_token_count, counter.completion_llm_token_count) == (21, 4)
     sent = emu.requests[-1].json
     assert (
@@ -83,6 +86,7 @@ def test_stream_chat_deltas_thinking_and_usage(emu: TogetherEmulator, llm: Toget
     assert "".join(c.additional_kwargs.get("thinking_delta", "") for c in chunks) == "think first"
     assert chunks[-1].message.content == "streamed answer here"
     assert chunks[-1].additional_kwargs["total_tokens"] > 0
+    assert chunks[-1].raw.usage.total_tokens == chunks[-1].additional_kwargs["total_tokens"]
 
 
 def test_async_chat_and_complete(emu: TogetherEmulator, llm: TogetherLLM) -> None:
@@ -357,3 +361,128 @@ def test_react_agent_reaches_an_answer(emu: TogetherEmulator, llm: TogetherLLM) 
     assert "5" in asyncio.run(run())
     observation = json.dumps(emu.requests[-1].json["messages"])
     assert "Observation: 5" in observation
+
+
+def test_reasoning_content_is_read_like_reasoning() -> None:
+    from together_integrations.llama_index._convert import (
+        ChatStreamConverter,
+        chat_response_from_wire,
+    )
+    from together_integrations.schemas import ChatCompletion, ChatCompletionChunk
+
+    whole = ChatCompletion.model_validate(
+        {
+            "id": "c1",
+            "choices": [
+                {"message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}}
+            ],
+        }
+    )
+    response = chat_response_from_wire(whole, think_tags=False)
+    thinking = [b for b in response.message.blocks if isinstance(b, ThinkingBlock)]
+    assert [b.content for b in thinking] == ["2+2"] and response.message.content == "4"
+    converter = ChatStreamConverter(think_tags=False)
+    deltas = []
+    for delta in ({"reasoning_content": "2+"}, {"reasoning_content": "2"}, {"content": "4"}):
+        chunk = ChatCompletionChunk.model_validate({"id": "c1", "choices": [{"delta": delta}]})
+        out = converter.feed(chunk)
+        assert out is not None
+        deltas.append(out.additional_kwargs.get("thinking_delta", ""))
+    assert deltas == ["2+", "2", ""]
+    assert [b.content for b in out.message.blocks if isinstance(b, ThinkingBlock)] == ["2+2"]
+
+
+# ----------------------------------------------------- strict tool-call arguments
+
+
+def square_root(number: int) -> float:
+    """Square root of a number."""
+    return float(number) ** 0.5
+
+
+def _streamed_selections(llm: TogetherLLM, tool: Any) -> tuple[list[Any], Any]:
+    """Every chunk's tool calls, read as FunctionAgent reads them, and the last response."""
+    seen: list[Any] = []
+    last = None
+    for last in llm.stream_chat_with_tools([tool], user_msg="root of 132413?"):
+        seen.append(llm.get_tool_calls_from_response(last, error_on_no_tool_call=False))
+    return seen, last
+
+
+@pytest.mark.parametrize("style", ["delta", "finish_per_call"])
+def test_a_finished_streamed_call_is_parsed_strictly(
+    emu: TogetherEmulator, llm: TogetherLLM, style: str
+) -> None:
+    from llama_index.core.tools import FunctionTool
+
+    tool = FunctionTool.from_defaults(fn=square_root)
+    emu.stream_chunk_chars = 4  # the arguments arrive in several fragments
+    emu.reply(
+        tool_calls=[
+            {"name": "square_root", "arguments": '{"number": 132413}'},
+            {"name": "square_root", "arguments": '{"number": 4}'},
+        ],
+        tool_call_style=style,  # type: ignore[arg-type]
+    )
+    seen, last = _streamed_selections(llm, tool)
+    partial = [s[0].tool_kwargs for s in seen if s and s[0].tool_kwargs != {"number": 132413}]
+    assert any(0 < p.get("number", 0) < 132413 for p in partial)  # prefixes, while streaming
+    assert [c.tool_kwargs for c in llm.get_tool_calls_from_response(last)] == [
+        {"number": 132413},
+        {"number": 4},
+    ]
+    assert "invalid_tool_calls" not in last.message.additional_kwargs
+
+
+def test_invalid_streamed_arguments_surface_instead_of_a_guess(
+    emu: TogetherEmulator, llm: TogetherLLM
+) -> None:
+    from llama_index.core.tools import FunctionTool
+
+    from together_integrations.llama_index import InvalidToolCallError
+
+    tool = FunctionTool.from_defaults(fn=square_root)
+    emu.stream_chunk_chars = 4
+    emu.reply(tool_calls=[{"name": "square_root", "arguments": '{"number": 132'}], times=2)
+    with pytest.raises(InvalidToolCallError) as info:
+        _streamed_selections(llm, tool)
+    (call,) = info.value.calls
+    assert call["name"] == "square_root" and call["arguments"] == '{"number": 132'
+    assert "not valid JSON" in call["error"] and "'{\"number\": 132'" in str(info.value)
+    assert pickle.loads(pickle.dumps(info.value)).calls == info.value.calls
+    # Until the stream ended, the prefix was shown for display, and nothing was raised.
+    responses = list(llm.stream_chat_with_tools([tool], user_msg="again"))
+    last = responses[-1]
+    (block,) = [b for b in last.message.blocks if isinstance(b, ToolCallBlock)]
+    assert block.tool_kwargs == '{"number": 132'  # kept as sent, never {"number": 132}
+    assert last.message.additional_kwargs["invalid_tool_calls"][0]["id"] == block.tool_call_id
+    assert isinstance(responses[-2].message.blocks[-1].tool_kwargs, dict)
+
+
+def test_invalid_arguments_in_a_whole_response_and_an_agent_runs_no_tool(
+    emu: TogetherEmulator, llm: TogetherLLM
+) -> None:
+    from llama_index.core.tools import FunctionTool
+
+    from together_integrations.llama_index import InvalidToolCallError
+
+    ran: list[int] = []
+
+    def record(number: int) -> int:
+        """Record a number."""
+        ran.append(number)
+        return number
+
+    tool = FunctionTool.from_defaults(fn=record)
+    emu.reply(tool_calls=[{"name": "record", "arguments": '{"number": 13'}], times=2)
+    response = llm.chat_with_tools([tool], user_msg="record 1324")
+    with pytest.raises(InvalidToolCallError, match="record"):
+        llm.get_tool_calls_from_response(response)
+    agent = FunctionAgent(tools=[tool], llm=llm)
+
+    async def run() -> None:
+        await agent.run("record 1324")
+
+    with pytest.raises(Exception, match="not valid JSON"):
+        asyncio.run(run())
+    assert ran == []

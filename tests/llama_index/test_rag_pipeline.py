@@ -50,11 +50,6 @@ DOCS = [
 
 
 @pytest.fixture
-def emu() -> TogetherEmulator:
-    return TogetherEmulator()
-
-
-@pytest.fixture
 def transport(emu: TogetherEmulator) -> TogetherTransport:
     return emu.transport(max_retries=0)  # type: ignore[no-any-return]
 

@@ -41,11 +41,6 @@ TEXTS = [
 Post = Callable[..., list[NodeWithScore]]
 
 
-@pytest.fixture
-def emu() -> TogetherEmulator:
-    return TogetherEmulator()
-
-
 @pytest.fixture(params=["sync", "async"])
 def post(request: pytest.FixtureRequest) -> Post:
     """``postprocess_nodes`` or its async twin, as one callable."""

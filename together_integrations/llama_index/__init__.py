@@ -1,5 +1,6 @@
 """LlamaIndex integration: ``TogetherLLM`` (function calling), ``TogetherEmbedding``,
-``TogetherRerank``. Requires ``pip install "together-integrations[llama-index]"``.
+``TogetherRerank``, and ``InvalidToolCallError`` (tool calls whose arguments are not JSON).
+Requires ``pip install "together-integrations[llama-index]"``.
 
 Classes are imported on first access, so importing this package stays cheap.
 """
@@ -18,13 +19,15 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
     ) from exc
 
 if TYPE_CHECKING:
+    from ._convert import InvalidToolCallError
     from .embeddings import TogetherEmbedding
     from .llms import TogetherLLM
     from .postprocessor import TogetherRerank
 
-__all__ = ["TogetherEmbedding", "TogetherLLM", "TogetherRerank"]
+__all__ = ["InvalidToolCallError", "TogetherEmbedding", "TogetherLLM", "TogetherRerank"]
 
 _MODULES = {
+    "InvalidToolCallError": "_convert",
     "TogetherEmbedding": "embeddings",
     "TogetherLLM": "llms",
     "TogetherRerank": "postprocessor",

@@ -36,6 +36,7 @@ from together_integrations._chat import (
     ParsedToolCall,
     normalize_finish_reason,
     parse_chat_completion,
+    parse_tool_arguments,
 )
 from together_integrations.schemas import (
     ChatCompletion,
@@ -51,6 +52,8 @@ from together_integrations.schemas import ChatMessage as WireMessage
 __all__ = [
     "ChatStreamConverter",
     "CompletionStreamConverter",
+    "InvalidToolCallError",
+    "RawResponse",
     "chat_response_from_wire",
     "completion_response_from_wire",
     "completion_to_chat_response",
@@ -232,6 +235,51 @@ def to_wire_messages(messages: Sequence[ChatMessage]) -> list[WireMessage]:
 # ----------------------------------------------------------------------- responses
 
 
+class RawResponse(dict[str, Any]):
+    """The response body as a dict that also reads as attributes, nested all the way down
+    (``resp.raw.usage.total_tokens`` as with the OpenAI objects upstream hands out, and
+    ``resp.raw["usage"]["total_tokens"]``). A plain dict underneath: JSON-serialisable,
+    picklable, and what ``TokenCountingHandler`` reads."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"The response has no field {name!r}; it has {sorted(self)}."
+            ) from None
+
+    def model_dump(self) -> dict[str, Any]:
+        """A plain-dict copy (the name the OpenAI objects upstream use)."""
+        plain: dict[str, Any] = json.loads(json.dumps(self))
+        return plain
+
+    @classmethod
+    def of(cls, wire: BaseModel) -> RawResponse:
+        body = wire.model_dump(mode="json", by_alias=True)
+        return cls({k: _attr_view(v) for k, v in body.items()})
+
+
+def _attr_view(value: Any) -> Any:
+    if isinstance(value, dict):
+        return RawResponse({k: _attr_view(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_attr_view(v) for v in value]
+    return value
+
+
+def _reasoning_content(message: BaseModel) -> str:
+    """``reasoning_content``, the field name of DeepSeek's API and vLLM's older releases,
+    for servers behind a Together-compatible base URL that send it instead of ``reasoning``."""
+    extra = message.model_extra or {}
+    value = extra.get("reasoning_content")
+    return value if isinstance(value, str) else ""
+
+
 def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     """Token counts as ``TokenCountingHandler`` reads them from ``additional_kwargs``."""
     if usage is None:
@@ -267,17 +315,58 @@ def to_llama_logprobs(tokens: list[TokenLogprob] | None) -> list[list[LogProb]] 
     return out
 
 
-def _tool_call_block(call: ParsedToolCall, *, partial: bool) -> ToolCallBlock:
-    kwargs: dict[str, Any] | str = call.arguments
+class InvalidToolCallError(ValueError):
+    """The model sent complete tool calls whose arguments are not a JSON object.
+
+    Raised by ``TogetherLLM.get_tool_calls_from_response`` (so an agent never runs a tool
+    with guessed arguments); the calls stay readable in
+    ``response.message.additional_kwargs["invalid_tool_calls"]`` and in :attr:`calls`
+    (``id``, ``name``, ``arguments`` as sent, ``error``).
+    """
+
+    def __init__(self, calls: list[dict[str, str]]) -> None:
+        self.calls = calls
+        described = "; ".join(
+            f"{c['name'] or '<no name>'} ({c['id']}): {c['error']}; arguments "
+            f"{c['arguments'][:200]!r}"
+            for c in calls
+        )
+        super().__init__(
+            f"The model sent {len(calls)} tool call(s) whose arguments are not valid JSON, so "
+            f"they were not run: {described}. Ask again (models usually send valid arguments "
+            "on a retry); the calls are in response.message.additional_kwargs"
+            "['invalid_tool_calls']."
+        )
+
+    def __reduce__(self) -> tuple[type[InvalidToolCallError], tuple[list[dict[str, str]]]]:
+        return (InvalidToolCallError, (self.calls,))
+
+
+def _tool_call_block(call: ParsedToolCall, *, complete: bool) -> ToolCallBlock:
+    kwargs: dict[str, Any] | str
     if call.args is not None:
         kwargs = call.args
-    elif partial:
-        # Mid-stream arguments are a JSON prefix: show what is there so far.
+    elif complete:
+        # Kept exactly as sent: a finished call is parsed strictly or not at all, so
+        # '{"number": 132' never becomes {"number": 132} when the model meant 132413.
+        kwargs = call.arguments
+    else:
+        # A call still streaming is a JSON prefix: show what is there so far.
         try:
-            kwargs = parse_partial_json(call.arguments)
+            partial = parse_partial_json(call.arguments)
         except (ValueError, TypeError):
-            kwargs = call.arguments
+            partial = None
+        kwargs = partial if isinstance(partial, dict) else {}
     return ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
+
+
+def _invalid_call(call: ParsedToolCall) -> dict[str, str]:
+    return {
+        "id": call.id,
+        "name": call.name,
+        "arguments": call.arguments,
+        "error": call.error or "Tool call arguments must be a JSON object",
+    }
 
 
 def _tool_call_dict(call: ParsedToolCall) -> dict[str, Any]:
@@ -294,8 +383,11 @@ def _assistant_message(
     calls: list[ParsedToolCall],
     usage: Usage | None,
     *,
-    partial: bool = False,
+    complete_calls: int | None = None,
 ) -> ChatMessage:
+    """``complete_calls``: how many of ``calls`` are finished (all when None); the rest are
+    still streaming."""
+    done = len(calls) if complete_calls is None else complete_calls
     blocks: list[Any] = []
     if reasoning:
         blocks.append(
@@ -303,10 +395,13 @@ def _assistant_message(
         )
     if content:
         blocks.append(TextBlock(text=content))
-    blocks.extend(_tool_call_block(c, partial=partial) for c in calls)
+    blocks.extend(_tool_call_block(c, complete=i < done) for i, c in enumerate(calls))
     additional: dict[str, Any] = {}
     if calls:
         additional["tool_calls"] = [_tool_call_dict(c) for c in calls]
+    invalid = [_invalid_call(c) for c in calls[:done] if c.args is None]
+    if invalid:
+        additional["invalid_tool_calls"] = invalid
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=additional)
 
 
@@ -325,11 +420,10 @@ def chat_response_from_wire(wire: ChatCompletion, *, think_tags: bool) -> ChatRe
     if not results:
         raise ValueError(f"The chat completion {wire.id!r} has no choices.")
     result = results[0]
+    reasoning = result.reasoning or _reasoning_content(wire.choices[0].message) or None
     return ChatResponse(
-        message=_assistant_message(
-            result.content, result.reasoning, result.tool_calls, result.usage
-        ),
-        raw=wire.model_dump(mode="json", by_alias=True),
+        message=_assistant_message(result.content, reasoning, result.tool_calls, result.usage),
+        raw=RawResponse.of(wire),
         logprobs=to_llama_logprobs(result.logprobs),
         additional_kwargs=_result_kwargs(result),
     )
@@ -344,6 +438,11 @@ class ChatStreamConverter:
     ``additional_kwargs["thinking_delta"]`` (new reasoning), the chunk's own ``logprobs``,
     and, once the server has sent them, the token counts. Work per chunk is proportional to
     the chunk, except that tool-call blocks are rebuilt on chunks that extend a call.
+
+    A tool call is finished once a later call starts or the stream ends; only then are its
+    arguments parsed strictly (so a stream with tool calls ends with one more response, from
+    :meth:`finish`, holding the finished calls). Until then they are parsed as a JSON prefix,
+    for display.
     """
 
     def __init__(self, *, think_tags: bool) -> None:
@@ -352,30 +451,35 @@ class ChatStreamConverter:
         self._thinking = ""
         self._calls: list[ParsedToolCall] = []
         self._finish: str | None = None
+        self._raw: dict[str, Any] | None = None
+        self._ended = False
 
     def feed(self, chunk: ChatCompletionChunk) -> ChatResponse | None:
         views = [v for v in self._acc.feed(chunk) if v.index == 0]
         if not views:
             return None
         delta = "".join(v.content for v in views)
-        thinking = "".join(v.reasoning for v in views)
+        thinking = "".join(v.reasoning for v in views) or "".join(
+            _reasoning_content(c.delta) for c in chunk.choices if c.index == 0
+        )
         if any(v.tool_calls for v in views):
             self._calls = self._acc.tool_calls(0)
         for view in views:
             self._finish = view.finish_reason or self._finish
         logprobs = [t for v in views for t in v.logprobs or []] or None
-        return self._response(
-            delta, thinking, chunk.model_dump(mode="json", by_alias=True), logprobs
-        )
+        self._raw = RawResponse.of(chunk)
+        return self._response(delta, thinking, self._raw, logprobs)
 
     def finish(self) -> ChatResponse | None:
-        """End of stream: text a ``<think>`` splitter still held, if any."""
+        """End of stream: text a ``<think>`` splitter still held, and the tool calls, now
+        finished and parsed strictly; ``None`` when there is neither."""
+        self._ended = True
         views = [v for v in self._acc.flush() if v.index == 0]
-        if not views:
+        if not views and not self._calls:
             return None
         delta = "".join(v.content for v in views)
         thinking = "".join(v.reasoning for v in views)
-        return self._response(delta, thinking, None, None)
+        return self._response(delta, thinking, self._raw, None)
 
     def _response(
         self,
@@ -394,7 +498,11 @@ class ChatStreamConverter:
             extra["finish_reason"] = self._finish
         return ChatResponse(
             message=_assistant_message(
-                self._text, self._thinking, self._calls, usage, partial=True
+                self._text,
+                self._thinking,
+                self._calls,
+                usage,
+                complete_calls=None if self._ended else max(len(self._calls) - 1, 0),
             ),
             delta=delta,
             raw=raw,
@@ -417,7 +525,7 @@ def completion_response_from_wire(wire: Completion) -> CompletionResponse:
         extra["finish_reason"] = finish
     return CompletionResponse(
         text=choice.text,
-        raw=wire.model_dump(mode="json", by_alias=True),
+        raw=RawResponse.of(wire),
         logprobs=to_llama_logprobs(normalize_logprobs(choice.logprobs)),
         additional_kwargs=extra,
     )
@@ -445,7 +553,7 @@ class CompletionStreamConverter:
         return CompletionResponse(
             text=self._text,
             delta=delta,
-            raw=chunk.model_dump(mode="json", by_alias=True),
+            raw=RawResponse.of(chunk),
             logprobs=to_llama_logprobs(
                 normalize_logprobs(choice.logprobs) if choice is not None else None
             ),
@@ -478,41 +586,38 @@ def completion_to_chat_response(response: CompletionResponse) -> ChatResponse:
 # ------------------------------------------------------------------------- tools
 
 
-def _kwargs_of(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
-        if not value.strip():
-            return {}
-        try:
-            parsed = parse_partial_json(value)
-        except (ValueError, TypeError):
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
-
-
 def tool_selections(message: ChatMessage) -> list[ToolSelection]:
     """The tool calls of an assistant message, from its ``ToolCallBlock`` s or, for messages
-    built elsewhere, from ``additional_kwargs["tool_calls"]``."""
-    blocks = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
-    if blocks:
-        return [
-            ToolSelection(
-                tool_id=b.tool_call_id or "",
-                tool_name=b.tool_name,
-                tool_kwargs=_kwargs_of(b.tool_kwargs),
+    built elsewhere, from ``additional_kwargs["tool_calls"]``.
+
+    Arguments still held as a string are parsed strictly: any that are not a JSON object
+    raise :class:`InvalidToolCallError` naming every such call, never a guess. (Calls still
+    streaming already hold their prefix parsed as a dict, for display.)
+    """
+    calls = [
+        (b.tool_call_id or "", b.tool_name, b.tool_kwargs)
+        for b in message.blocks
+        if isinstance(b, ToolCallBlock)
+    ]
+    if not calls:
+        for call in message.additional_kwargs.get("tool_calls") or []:
+            wire = _legacy_tool_call(call)
+            calls.append(
+                (wire["id"] or "", wire["function"]["name"] or "", wire["function"]["arguments"])
             )
-            for b in blocks
-        ]
-    selections = []
-    for call in message.additional_kwargs.get("tool_calls") or []:
-        wire = _legacy_tool_call(call)
-        selections.append(
-            ToolSelection(
-                tool_id=wire["id"] or "",
-                tool_name=wire["function"]["name"] or "",
-                tool_kwargs=_kwargs_of(wire["function"]["arguments"]),
-            )
-        )
+    selections: list[ToolSelection] = []
+    invalid: list[dict[str, str]] = []
+    for call_id, name, value in calls:
+        if isinstance(value, dict):
+            args: dict[str, Any] | None = value
+        else:
+            args, error = parse_tool_arguments(str(value))
+            if args is None:
+                invalid.append(
+                    {"id": call_id, "name": name, "arguments": str(value), "error": error or ""}
+                )
+                continue
+        selections.append(ToolSelection(tool_id=call_id, tool_name=name, tool_kwargs=args))
+    if invalid:
+        raise InvalidToolCallError(invalid)
     return selections

@@ -19,20 +19,49 @@ import weakref
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
-from together_integrations._catalog import get_model_capabilities
+from together_integrations._catalog import ModelCapabilities, get_model_capabilities
 from together_integrations._embeddings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_TOKENS_PER_BATCH,
     EmbeddingBatcher,
+    estimate_tokens,
 )
-from together_integrations.llama_index._common import ClientSettingsMixin
+from together_integrations.llama_index._common import (
+    ClientSettingsMixin,
+    log_guessed_capabilities,
+)
 
-__all__ = ["TogetherEmbedding"]
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "TogetherEmbedding", "check_input_window"]
 
-DEFAULT_EMBEDDING_MODEL = "intfloat/multilingual-e5-large-instruct"
+# An 8,192-token window: LlamaIndex's default chunks (Settings.chunk_size = 1,024) fit.
+DEFAULT_EMBEDDING_MODEL = "Alibaba-NLP/gte-modernbert-base"
+
+# The estimate (UTF-8 bytes / 4) runs high for many texts, so only a text clearly over the
+# window is refused here; one near the limit is left to the server to judge.
+_WINDOW_SLACK = 1.5
+
+
+def check_input_window(texts: list[str], caps: ModelCapabilities) -> None:
+    """Refuse, before any request, texts far longer than the model's input window, with the
+    fix a LlamaIndex user needs (smaller chunks). Models the catalog does not know are not
+    checked: their window is only a guess."""
+    if not caps.known or caps.context_window <= 0:
+        return
+    limit = caps.context_window * _WINDOW_SLACK
+    for position, text in enumerate(texts):
+        tokens = estimate_tokens(text)
+        if tokens > limit:
+            raise ValueError(
+                f"Text {position} is about {tokens:,} tokens long, far more than the "
+                f"{caps.context_window:,}-token input window of {caps.id!r}, which would "
+                "reject it. Split documents into smaller chunks (Settings.chunk_size = "
+                f"{caps.context_window // 2}, or SentenceSplitter(chunk_size=...) in the "
+                "transformations; LlamaIndex's default chunk_size is 1,024), or choose a model "
+                f"with a larger window such as {DEFAULT_EMBEDDING_MODEL!r}."
+            )
 
 
 class _LoopSemaphores:
@@ -64,6 +93,11 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     then raised as a typed error (``RateLimitError``...). Empty strings raise ``ValueError``
     before any request: Together rejects them and a made-up vector would corrupt an index.
 
+    A text far longer than the model's input window raises ``ValueError`` before any request,
+    naming ``chunk_size`` (the default model's 8,192-token window fits LlamaIndex's default
+    1,024-token chunks). ``model=`` is accepted as well as upstream's ``model_name=``, and the
+    model id may be given positionally.
+
     Constructing one does no I/O; the key comes from ``api_key`` or ``TOGETHER_API_KEY`` and
     is needed at the first request.
 
@@ -74,8 +108,9 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
             from together_integrations.llama_index import TogetherEmbedding
 
             Settings.embed_model = TogetherEmbedding(model_name="BAAI/bge-base-en-v1.5")
-            # or the default e5 instruct model, with its query instruction:
-            # TogetherEmbedding(query_instruction="Instruct: <task>\nQuery:")
+            # an instruction-tuned model, with its query instruction:
+            # TogetherEmbedding("intfloat/multilingual-e5-large-instruct",
+            #                   query_instruction="Instruct: <task>\nQuery:")
             vectors = Settings.embed_model.get_text_embedding_batch(
                 ["first text", "second text"], show_progress=True
             )
@@ -113,12 +148,39 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     )
     _slots: _LoopSemaphores = PrivateAttr(default_factory=_LoopSemaphores)
 
+    def __init__(
+        self,
+        model_name: str | None = None,
+        api_key: str | SecretStr | None = None,
+        api_base: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Upstream's positional order (model_name, api_key, api_base); ``model=`` is the
+        # spelling of every other LlamaIndex class, so it must not pick another model.
+        model = kwargs.pop("model", None)
+        if model is not None and model_name is not None and model != model_name:
+            raise ValueError(
+                f"model={model!r} and model_name={model_name!r} name different models; "
+                "pass one of them."
+            )
+        model_name = model_name if model_name is not None else model
+        if model_name is not None:
+            kwargs["model_name"] = model_name
+        if api_base is not None:
+            kwargs["api_base"] = api_base
+        super().__init__(api_key=api_key, **kwargs)
+        caps = get_model_capabilities(self.model_name)
+        log_guessed_capabilities(
+            caps,
+            f"an embedding model with a {caps.context_window:,}-token input window (so inputs "
+            "are not checked against it, and dimensions= is sent as given)",
+        )
+
     @model_validator(mode="after")
     def _check_dimensions(self) -> TogetherEmbedding:
-        if (
-            self.dimensions is not None
-            and not get_model_capabilities(self.model_name).supports_dimensions
-        ):
+        caps = get_model_capabilities(self.model_name)
+        # A model the catalog does not know may well accept it: the server decides.
+        if self.dimensions is not None and caps.known and not caps.supports_dimensions:
             raise ValueError(
                 f"{self.model_name!r} does not accept `dimensions` (the catalog does not list "
                 "it as a Matryoshka model). Leave dimensions unset or choose a model that "
@@ -130,17 +192,28 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     def class_name(cls) -> str:
         return "TogetherEmbedding"
 
+    def _prepared(self, instruction: str | None, texts: list[str]) -> list[str]:
+        out = self._with(instruction, texts)
+        check_input_window(out, get_model_capabilities(self.model_name))
+        return out
+
     def _batcher(self, max_concurrency: int | None = None) -> EmbeddingBatcher:
         # Cheap to build (no I/O); built per call so field changes always apply.
+        extra = self.additional_kwargs
+        dimensions = self.dimensions
+        if dimensions is not None and not get_model_capabilities(self.model_name).known:
+            # The batcher refuses dimensions for any model the catalog does not list as
+            # Matryoshka; for an uncatalogued model the server is the one to decide.
+            extra, dimensions = {**extra, "dimensions": dimensions}, None
         return EmbeddingBatcher(
             self._get_transport(),
             self.model_name,
             batch_size=self.embed_batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch,
             max_concurrency=max_concurrency or self.max_concurrency,
-            dimensions=self.dimensions,
+            dimensions=dimensions,
             options=self._request_options(),
-            extra_body=self.additional_kwargs,
+            extra_body=extra,
         )
 
     async def _aembed(self, texts: list[str]) -> list[list[float]]:
@@ -158,10 +231,10 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
         return [f"{instruction} {t}" if t else t for t in texts]
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._batcher().embed(self._with(self.query_instruction, [query]))[0]
+        return self._batcher().embed(self._prepared(self.query_instruction, [query]))[0]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return (await self._aembed(self._with(self.query_instruction, [query])))[0]
+        return (await self._aembed(self._prepared(self.query_instruction, [query])))[0]
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._get_text_embeddings([text])[0]
@@ -170,7 +243,7 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
         return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._batcher().embed(self._with(self.text_instruction, texts))
+        return self._batcher().embed(self._prepared(self.text_instruction, texts))
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return await self._aembed(self._with(self.text_instruction, texts))
+        return await self._aembed(self._prepared(self.text_instruction, texts))

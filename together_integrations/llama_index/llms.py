@@ -6,7 +6,9 @@ responses share ``together_integrations._chat``. Retries happen once, in the sha
 
 from __future__ import annotations
 
+import importlib
 import re
+import warnings
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,10 +39,14 @@ from llama_index.core.program.streaming_utils import process_streaming_content_i
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from together_integrations._catalog import ModelCapabilities, get_model_capabilities
-from together_integrations.llama_index._common import ClientSettingsMixin
+from together_integrations.llama_index._common import (
+    ClientSettingsMixin,
+    log_guessed_capabilities,
+    logger,
+)
 from together_integrations.llama_index._convert import (
     ChatStreamConverter,
     CompletionStreamConverter,
@@ -122,7 +128,8 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     ``metadata`` comes from the model catalog (context window, chat or language model,
     function calling), overridable with ``context_window``, ``num_output``, ``is_chat_model``
     and ``is_function_calling_model``. Language (base) models are served on ``/completions``;
-    everything else on ``/chat/completions``. Responses carry the body in ``raw`` and the
+    everything else on ``/chat/completions``. Responses carry the body in ``raw`` (a dict that
+    also reads as attributes: ``resp.raw.usage.total_tokens``) and the
     token counts in ``additional_kwargs`` (streams too), so ``TokenCountingHandler`` counts
     what Together billed. Reasoning arrives as a ``ThinkingBlock`` (``thinking_delta`` in
     streams). ``ImageBlock`` s (URL, bytes or path) are sent as ``image_url`` parts.
@@ -133,7 +140,11 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
     model: str = Field(default=DEFAULT_MODEL, description="Together model id.")
     temperature: float | None = Field(
-        default=None, ge=0.0, description="Sampling temperature (server default when unset)."
+        default=None,
+        ge=0.0,
+        description="Sampling temperature. Unset, none is sent and the model's own default "
+        "applies (llama-index-llms-together always sends 0.1: pass temperature=0.1 to keep "
+        "its behaviour).",
     )
     max_tokens: int | None = Field(default=None, gt=0, description="Maximum tokens to generate.")
     logprobs: bool | None = Field(
@@ -162,6 +173,76 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         default=None, description="Override the catalog's tool-calling support."
     )
     strict: bool = Field(default=False, description="Send strict tool and json_schema definitions.")
+    should_use_structured_outputs: bool | None = Field(
+        default=None,
+        description="Structured output through a json_schema response format: True always, "
+        "False never (forced tool calls or text parsing instead); unset, where the catalog "
+        "says the model supports it.",
+    )
+    tokenizer: Any = Field(
+        default=None,
+        exclude=True,
+        description="On language models (/completions) without max_tokens: an object with "
+        "encode(text) (or a Hugging Face tokenizer name, which needs transformers) used to "
+        "ask for the rest of the context window, as llama-index-llms-openai-like does.",
+    )
+
+    def __init__(
+        self,
+        model: str | None = None,
+        api_key: str | SecretStr | None = None,
+        api_base: str | None = None,
+        is_chat_model: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Upstream's positional order: (model, api_key, api_base, is_chat_model).
+        for name, value in (("model", model), ("api_base", api_base)):
+            if value is not None:
+                kwargs[name] = value
+        if is_chat_model is not None:
+            kwargs["is_chat_model"] = is_chat_model
+        if "max_new_tokens" in kwargs:
+            max_new = kwargs.pop("max_new_tokens")
+            if kwargs.get("max_tokens") not in (None, max_new):
+                raise ValueError(
+                    "max_new_tokens is the old name of max_tokens; pass only one of them."
+                )
+            kwargs["max_tokens"] = max_new
+        if kwargs.pop("reuse_client", True) is False:
+            warnings.warn(
+                "reuse_client=False has no effect: TogetherLLM always sends through one "
+                "connection pool per event loop, shared and released with the loop, which is "
+                "what reuse_client=False works around in the OpenAI client.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if isinstance(kwargs.get("tokenizer"), str):
+            try:
+                importlib.import_module("transformers")
+            except ImportError as exc:
+                raise ImportError(
+                    "A tokenizer given by name is loaded with transformers: pip install "
+                    "transformers, or pass an object with an encode(text) method."
+                ) from exc
+        super().__init__(api_key=api_key, **kwargs)
+        self._log_guesses()
+
+    def _log_guesses(self) -> None:
+        caps = self._caps
+        if self.tokenizer is not None and self._chat_endpoint:
+            logger.warning(
+                "tokenizer= has no effect on %s: it only sizes max_tokens for language models "
+                "served on /completions (as in llama-index-llms-openai-like). Set max_tokens.",
+                self.model,
+            )
+        if None in (self.context_window, self.is_chat_model, self.is_function_calling_model):
+            log_guessed_capabilities(
+                caps,
+                f"{'a chat' if caps.is_chat else 'a language'} model with a "
+                f"{caps.context_window:,}-token context window and function calling "
+                f"{'on' if caps.tool_calling else 'off'}",
+                "context_window=, is_chat_model= and is_function_calling_model=",
+            )
 
     @classmethod
     def class_name(cls) -> str:
@@ -244,9 +325,25 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             )
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
+        if "max_tokens" not in body and self.tokenizer is not None:
+            body["max_tokens"] = self._remaining_tokens(prompt)
         body["prompt"] = prompt
         body["stream"] = stream
         return CompletionRequest.model_validate(body)
+
+    def _remaining_tokens(self, prompt: str) -> int:
+        tokenizer = self.tokenizer
+        if isinstance(tokenizer, str):
+            auto = importlib.import_module("transformers").AutoTokenizer
+            tokenizer = auto.from_pretrained(tokenizer)
+        used = len(tokenizer.encode(prompt))
+        window = self.metadata.context_window
+        if used >= window:
+            raise ValueError(
+                f"The prompt is {used:,} tokens long, which leaves nothing of {self.model}'s "
+                f"{window:,}-token context window for the answer. Shorten the prompt."
+            )
+        return window - used
 
     def _messages_prompt(self, messages: Sequence[ChatMessage]) -> str:
         to_prompt = self.messages_to_prompt or generic_messages_to_prompt
@@ -435,7 +532,10 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     def _json_schema_format(self, output_cls: type[BaseModel]) -> dict[str, Any] | None:
         if self.pydantic_program_mode != PydanticProgramMode.DEFAULT:
             return None
-        if not self._chat_endpoint or not self._caps.structured_output:
+        use = self.should_use_structured_outputs
+        if use is None:
+            use = self._caps.structured_output
+        if not self._chat_endpoint or not use:
             return None
         schema: dict[str, Any] = {
             "name": _schema_name(output_cls),

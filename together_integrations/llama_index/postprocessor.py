@@ -13,8 +13,12 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from llama_index_instrumentation import get_dispatcher
 
+from together_integrations._catalog import get_model_capabilities
 from together_integrations._exceptions import APIResponseValidationError
-from together_integrations.llama_index._common import ClientSettingsMixin
+from together_integrations.llama_index._common import (
+    ClientSettingsMixin,
+    log_guessed_capabilities,
+)
 from together_integrations.schemas import RerankRequest, RerankResponse
 
 __all__ = ["TogetherRerank"]
@@ -57,6 +61,18 @@ class TogetherRerank(ClientSettingsMixin, BaseNodePostprocessor):
     keep_retrieval_score: bool = Field(
         default=False, description="Keep the retriever's score in metadata['retrieval_score']."
     )
+
+    def __init__(self, top_n: int | None = None, model: str | None = None, **kwargs: Any) -> None:
+        # Positional (top_n, model), as LlamaIndex's other rerankers take them.
+        if top_n is not None:
+            kwargs["top_n"] = top_n
+        if model is not None:
+            kwargs["model"] = model
+        super().__init__(**kwargs)
+        caps = get_model_capabilities(self.model)
+        log_guessed_capabilities(
+            caps, f"a rerank model with a {caps.context_window:,}-token window"
+        )
 
     @classmethod
     def class_name(cls) -> str:
