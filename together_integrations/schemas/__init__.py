@@ -48,6 +48,16 @@ from .completions import (
 )
 from .embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from .errors import ErrorBody, ErrorDetail, error_message_text, parse_error_body
+from .files import (
+    FileDeleted,
+    FileList,
+    FileObject,
+    FilePurpose,
+    JobModel,
+    LenientStrEnum,
+    ListEnvelope,
+    Timestamp,
+)
 from .images import ImageData, ImageGenerationRequest, ImageResponse
 from .models import ModelInfo, ModelPricing, parse_model_list
 from .rerank import RerankRequest, RerankResponse, RerankResult
@@ -71,13 +81,20 @@ __all__ = [
     "EmbeddingResponse",
     "ErrorBody",
     "ErrorDetail",
+    "FileDeleted",
+    "FileList",
+    "FileObject",
+    "FilePurpose",
     "FunctionCall",
     "FunctionDefinition",
     "ImageData",
     "ImageGenerationRequest",
     "ImageResponse",
     "JSONSchemaFormat",
+    "JobModel",
     "LegacyLogprobs",
+    "LenientStrEnum",
+    "ListEnvelope",
     "Logprobs",
     "ModelInfo",
     "ModelPricing",
@@ -91,6 +108,7 @@ __all__ = [
     "SpeechChunk",
     "SpeechRequest",
     "SpeechResponse",
+    "Timestamp",
     "TokenLogprob",
     "ToolCall",
     "ToolDefinition",
