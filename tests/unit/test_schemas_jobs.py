@@ -11,9 +11,22 @@ from typing import Any
 import pytest
 
 from together_integrations.schemas import (
+    BatchCreateRequest,
+    BatchInputLine,
+    BatchJob,
+    BatchOutputLine,
+    BatchStatus,
     FileDeleted,
     FileList,
     FileObject,
+    parse_batch_create,
+    parse_batch_list,
+)
+from together_integrations.schemas.batches import (
+    BATCH_CUSTOM_ID_MAX,
+    BATCH_ENDPOINTS,
+    BATCH_MAX_BYTES,
+    BATCH_MAX_LINES,
 )
 from together_integrations.schemas.files import LenientStrEnum, Timestamp
 
@@ -138,3 +151,246 @@ def test_file_list_null_data_is_empty() -> None:
 def test_file_deleted() -> None:
     d = FileDeleted.model_validate_json(b'{"id": "file-1", "deleted": true}')
     assert d.id == "file-1" and d.deleted is True
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def _batch(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "3f0e2b7c-1a44-4c1e-9d0b-5be2a1c0ffee",
+        "user_id": "user_abc",
+        "input_file_id": "file-in",
+        "file_size_bytes": 4096,
+        "status": "IN_PROGRESS",
+        "job_deadline": "2024-01-16T14:30:00Z",
+        "created_at": "2024-01-15T14:30:00Z",
+        "endpoint": "/v1/chat/completions",
+        "progress": 42.5,
+        "model_id": "Qwen/Qwen2.5-7B-Instruct-Turbo",
+        "output_file_id": None,
+        "error_file_id": None,
+        "error": None,
+        "completed_at": None,
+    }
+    body.update(overrides)
+    return body
+
+
+def test_batch_job_reads_every_documented_field() -> None:
+    job = BatchJob.model_validate_json(dumps(_batch()))
+    assert job.status is BatchStatus.IN_PROGRESS
+    assert job.created_at == T0
+    assert job.job_deadline == datetime(2024, 1, 16, 14, 30, tzinfo=UTC)
+    assert (job.file_size_bytes, job.progress, job.model_id) == (
+        4096,
+        42.5,
+        "Qwen/Qwen2.5-7B-Instruct-Turbo",
+    )
+    assert job.completed_at is None and job.model_extra == {}
+
+
+def test_batch_job_reads_epoch_timestamps() -> None:
+    job = BatchJob.model_validate(_batch(created_at=T0_EPOCH, completed_at=T0_EPOCH + 60))
+    assert job.created_at == T0
+    assert job.completed_at == datetime(2024, 1, 15, 14, 31, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("raw", ["completed", "COMPLETED", "Completed", " completed "])
+def test_batch_status_in_any_case(raw: str) -> None:
+    assert BatchJob.model_validate(_batch(status=raw)).status is BatchStatus.COMPLETED
+
+
+def test_batch_unknown_status_is_text_and_not_terminal() -> None:
+    job = BatchJob.model_validate(_batch(status="PAUSED", progress=None))
+    assert job.status == "PAUSED" and not isinstance(job.status, BatchStatus)
+    assert (job.is_terminal, job.is_failed, job.status_text) == (False, False, "PAUSED")
+    assert job.progress_fraction is None
+
+
+def test_batch_missing_status_is_not_terminal() -> None:
+    body = _batch()
+    del body["status"]
+    job = BatchJob.model_validate(body)
+    assert job.status == "" and not job.is_terminal
+
+
+def test_batch_unknown_fields_are_kept() -> None:
+    job = BatchJob.model_validate(_batch(request_counts={"total": 3}))
+    assert job.model_extra == {"request_counts": {"total": 3}}
+
+
+@pytest.mark.parametrize(
+    ("status", "terminal", "failed"),
+    [
+        ("VALIDATING", False, False),
+        ("IN_PROGRESS", False, False),
+        ("CANCELING", False, False),
+        ("COMPLETED", True, False),
+        ("FAILED", True, True),
+        ("EXPIRED", True, True),
+        ("CANCELLED", True, True),
+    ],
+)
+def test_batch_poller_interface(status: str, terminal: bool, failed: bool) -> None:
+    job = BatchJob.model_validate(_batch(status=status.lower()))
+    assert (job.is_terminal, job.is_failed, job.status_text) == (terminal, failed, status)
+
+
+def test_every_batch_status_is_classified() -> None:
+    # A new member must be placed on purpose: terminal or not, failed or not.
+    assert {s.value for s in BatchStatus} == {
+        "VALIDATING",
+        "IN_PROGRESS",
+        "COMPLETED",
+        "FAILED",
+        "EXPIRED",
+        "CANCELLED",
+        "CANCELING",
+    }
+    assert BatchJob.FAILED_STATUSES < BatchJob.TERMINAL_STATUSES
+
+
+def test_batch_progress_fraction() -> None:
+    assert BatchJob.model_validate(_batch(progress=42.5)).progress_fraction == pytest.approx(0.425)
+    assert BatchJob.model_validate(_batch(progress=250)).progress_fraction == 1.0
+    assert BatchJob.model_validate(_batch(progress=None)).progress_fraction is None
+    done = BatchJob.model_validate(_batch(status="COMPLETED", progress=None))
+    assert done.progress_fraction == 1.0
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ("model not available for batch", "model not available for batch"),
+        ({"message": "input file invalid", "code": "bad_file"}, "input file invalid"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_batch_failure_message(error: Any, message: str | None) -> None:
+    job = BatchJob.model_validate(_batch(status="FAILED", error=error))
+    assert job.failure_message == message
+
+
+def test_batch_create_reads_job_and_warning() -> None:
+    created = parse_batch_create(
+        dumps({"job": _batch(status="VALIDATING"), "warning": "no discount for this model"})
+    )
+    assert created.job.status is BatchStatus.VALIDATING
+    assert created.warning == "no discount for this model"
+
+
+def test_batch_create_accepts_a_bare_job() -> None:
+    created = parse_batch_create(dumps(_batch(status="VALIDATING")))
+    assert created.job.id == "3f0e2b7c-1a44-4c1e-9d0b-5be2a1c0ffee" and created.warning is None
+
+
+def test_batch_create_without_a_job_fails_loudly() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        parse_batch_create(b'{"warning": "odd"}')
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [_batch(), _batch(id="b-2", status="FAILED")],
+        {"object": "list", "data": [_batch(), _batch(id="b-2", status="FAILED")]},
+    ],
+)
+def test_batch_list_reads_bare_array_or_envelope(body: Any) -> None:
+    jobs = parse_batch_list(dumps(body))
+    assert [j.id for j in jobs] == ["3f0e2b7c-1a44-4c1e-9d0b-5be2a1c0ffee", "b-2"]
+    assert jobs[1].is_failed
+
+
+@pytest.mark.parametrize("body", [[], {"data": []}, {"data": None}, {}])
+def test_batch_list_empty_forms(body: Any) -> None:
+    assert parse_batch_list(dumps(body)) == []
+
+
+def test_batch_create_request_defaults_the_window_and_drops_unset() -> None:
+    req = BatchCreateRequest(endpoint="/v1/chat/completions", input_file_id="file-in")
+    assert req.to_wire() == {
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": "file-in",
+        "completion_window": "24h",
+    }
+    full = BatchCreateRequest(
+        endpoint="/v1/chat/completions", input_file_id="f", priority=1, model_id="m"
+    )
+    assert json.loads(full.to_wire_json())["priority"] == 1
+
+
+def test_batch_constants() -> None:
+    assert BATCH_MAX_LINES == 50_000
+    assert BATCH_MAX_BYTES == 100_000_000 < 100 * 1024 * 1024
+    assert BATCH_CUSTOM_ID_MAX == 64
+    assert "/v1/audio/translations" in BATCH_ENDPOINTS and len(BATCH_ENDPOINTS) == 3
+
+
+def test_batch_input_line_serialises_one_compact_json_line() -> None:
+    line = BatchInputLine(custom_id="req-1", body={"model": "m", "messages": []})
+    raw = line.to_wire_json()
+    assert b"\n" not in raw
+    assert json.loads(raw) == {"custom_id": "req-1", "body": {"model": "m", "messages": []}}
+    audio = BatchInputLine(custom_id="a", body={"file": "https://x/a.mp3"}, method="FILE")
+    assert audio.to_wire()["method"] == "FILE"
+
+
+@pytest.mark.parametrize("custom_id", ["", "x" * 65])
+def test_batch_input_line_rejects_bad_custom_ids(custom_id: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        BatchInputLine(custom_id=custom_id, body={})
+
+
+def test_batch_input_line_accepts_the_longest_custom_id() -> None:
+    assert BatchInputLine(custom_id="x" * 64, body={}).custom_id == "x" * 64
+
+
+def test_batch_output_line_success() -> None:
+    raw = {
+        "custom_id": "req-2",
+        "response": {
+            "status_code": 200,
+            "request_id": "req_abc",
+            "body": {"object": "chat.completion", "choices": []},
+        },
+    }
+    line = BatchOutputLine.model_validate_json(dumps(raw))
+    assert line.ok and line.error_message is None
+    assert line.response is not None and line.response.request_id == "req_abc"
+    assert line.response.body == {"object": "chat.completion", "choices": []}
+
+
+def test_batch_output_line_error() -> None:
+    line = BatchOutputLine.model_validate(
+        {"custom_id": "req-3", "error": {"message": "context too long", "code": "invalid_request"}}
+    )
+    assert not line.ok and line.response is None
+    assert line.error is not None and line.error.code == "invalid_request"
+    assert line.error_message == "context too long"
+
+
+def test_batch_output_line_error_as_text_or_code_only() -> None:
+    assert (
+        BatchOutputLine.model_validate({"custom_id": "a", "error": "boom"}).error_message == "boom"
+    )
+    coded = BatchOutputLine.model_validate({"custom_id": "a", "error": {"code": 500}})
+    assert coded.error_message == "500"
+
+
+def test_batch_output_line_non_2xx_response_is_a_failure() -> None:
+    line = BatchOutputLine.model_validate(
+        {
+            "custom_id": "req-4",
+            "response": {"status_code": 400, "body": {"error": {"message": "bad model"}}},
+        }
+    )
+    assert not line.ok and line.error_message == "bad model"
+    bare = BatchOutputLine.model_validate({"custom_id": "r", "response": {"status_code": 503}})
+    assert bare.error_message == "status 503"

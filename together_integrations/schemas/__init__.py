@@ -12,6 +12,18 @@ from .audio import (
     TranscriptionSegment,
     TranscriptionWord,
 )
+from .batches import (
+    BatchCreateRequest,
+    BatchCreateResponse,
+    BatchInputLine,
+    BatchJob,
+    BatchOutputError,
+    BatchOutputLine,
+    BatchOutputResponse,
+    BatchStatus,
+    parse_batch_create,
+    parse_batch_list,
+)
 from .chat import (
     AssistantMessage,
     ChatChoice,
@@ -64,6 +76,14 @@ from .rerank import RerankRequest, RerankResponse, RerankResult
 
 __all__ = [
     "AssistantMessage",
+    "BatchCreateRequest",
+    "BatchCreateResponse",
+    "BatchInputLine",
+    "BatchJob",
+    "BatchOutputError",
+    "BatchOutputLine",
+    "BatchOutputResponse",
+    "BatchStatus",
     "ChatChoice",
     "ChatChunkChoice",
     "ChatCompletion",
@@ -122,6 +142,8 @@ __all__ = [
     "WireModel",
     "error_message_text",
     "normalize_logprobs",
+    "parse_batch_create",
+    "parse_batch_list",
     "parse_error_body",
     "parse_model_list",
 ]
