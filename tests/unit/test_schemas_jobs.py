@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from together_integrations.schemas import (
     BatchCreateRequest,
@@ -16,9 +17,25 @@ from together_integrations.schemas import (
     BatchJob,
     BatchOutputLine,
     BatchStatus,
+    DPOTrainingMethod,
     FileDeleted,
     FileList,
     FileObject,
+    FineTuneCheckpoint,
+    FineTuneCheckpointList,
+    FineTuneDeleted,
+    FineTuneEventList,
+    FineTuneJob,
+    FineTuneList,
+    FineTunePriceEstimate,
+    FineTunePriceEstimateRequest,
+    FineTuneRequest,
+    FineTuneStatus,
+    FullTrainingType,
+    LoraTrainingType,
+    LRScheduler,
+    LRSchedulerArgs,
+    SFTTrainingMethod,
     parse_batch_create,
     parse_batch_list,
 )
@@ -394,3 +411,241 @@ def test_batch_output_line_non_2xx_response_is_a_failure() -> None:
     assert not line.ok and line.error_message == "bad model"
     bare = BatchOutputLine.model_validate({"custom_id": "r", "response": {"status_code": 503}})
     assert bare.error_message == "status 503"
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+WANDB_KEY = "wandb-0123456789abcdef-not-real"
+HF_TOKEN = "hf_fake_token_for_tests_only"
+
+
+def _ft(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "ft-01234567890123456789",
+        "status": "running",
+        "created_at": "2024-01-15T14:30:00.000Z",
+        "updated_at": "2024-01-15T14:31:00.000Z",
+        "model": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+        "model_output_name": "me/Meta-Llama-3.1-8B-Instruct-Reference-abc123",
+        "training_file": "file-train",
+        "n_epochs": 4,
+        "batch_size": "max",
+        "learning_rate": 1e-5,
+        "training_type": {"type": "Lora", "lora_r": 8, "lora_alpha": 16},
+        "training_method": {"method": "sft", "train_on_inputs": "auto"},
+        "lr_scheduler": {"lr_scheduler_type": "linear", "lr_scheduler_args": {"min_lr_ratio": 0}},
+        "events": [],
+        "token_count": 850000,
+        "total_price": 1500,
+        "progress": {"estimate_available": True, "seconds_remaining": 120},
+    }
+    body.update(overrides)
+    return body
+
+
+def _event(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "object": "fine-tune-event",
+        "created_at": "2024-01-15T14:30:00Z",
+        "level": "info",
+        "message": "Job started",
+        "type": "job_start",
+        "step": 0,
+    }
+    body.update(overrides)
+    return body
+
+
+def test_fine_tune_job_reads_the_spec_shape() -> None:
+    job = FineTuneJob.model_validate_json(dumps(_ft()))
+    assert job.status is FineTuneStatus.RUNNING and job.created_at == T0
+    assert isinstance(job.training_type, LoraTrainingType) and job.training_type.lora_r == 8
+    assert isinstance(job.training_method, SFTTrainingMethod)
+    assert job.training_method.train_on_inputs == "auto"
+    assert isinstance(job.lr_scheduler, LRScheduler)
+    assert job.batch_size == "max" and job.total_price == 1500
+    assert job.progress is not None and job.progress.seconds_remaining == 120
+    assert job.model_extra == {}
+
+
+def test_fine_tune_job_reads_epoch_timestamps_and_keeps_unknown_keys() -> None:
+    job = FineTuneJob.model_validate(_ft(created_at=T0_EPOCH, owner_tier="pro"))
+    assert job.created_at == T0 and job.model_extra == {"owner_tier": "pro"}
+
+
+def test_fine_tune_job_tolerates_unfamiliar_hyperparameters() -> None:
+    job = FineTuneJob.model_validate(
+        _ft(
+            training_type={"type": "QLoRA", "bits": 4},
+            training_method={"method": "dpo", "dpo_beta": 0.2},
+            lr_scheduler={"lr_scheduler_type": "constant"},
+        )
+    )
+    assert job.training_type == {"type": "QLoRA", "bits": 4}
+    assert isinstance(job.training_method, DPOTrainingMethod)
+    assert job.training_method.dpo_beta == 0.2
+    assert job.lr_scheduler == {"lr_scheduler_type": "constant"}
+
+
+@pytest.mark.parametrize(
+    ("status", "terminal", "failed"),
+    [
+        ("pending", False, False),
+        ("queued", False, False),
+        ("running", False, False),
+        ("compressing", False, False),
+        ("uploading", False, False),
+        ("cancel_requested", False, False),
+        ("cancelled", True, True),
+        ("error", True, True),
+        ("completed", True, False),
+    ],
+)
+def test_fine_tune_poller_interface(status: str, terminal: bool, failed: bool) -> None:
+    job = FineTuneJob.model_validate(_ft(status=status.upper()))
+    assert (job.is_terminal, job.is_failed, job.status_text) == (terminal, failed, status)
+    assert {s.value for s in FineTuneStatus} >= {status}
+
+
+def test_fine_tune_every_status_is_covered() -> None:
+    assert len(FineTuneStatus) == 9
+    assert FineTuneJob.FAILED_STATUSES < FineTuneJob.TERMINAL_STATUSES
+
+
+def test_fine_tune_unknown_status_is_not_terminal() -> None:
+    job = FineTuneJob.model_validate(_ft(status="evaluating"))
+    assert job.status == "evaluating" and not job.is_terminal and not job.is_failed
+
+
+def test_fine_tune_failure_message_is_the_last_error_event() -> None:
+    events = [
+        _event(level="error", type="job_error", message="first error"),
+        _event(level="info", message="retrying"),
+        _event(level="error", type="job_error", message="Training file has no valid samples"),
+        _event(level="info", type="job_stopped", message="stopped"),
+    ]
+    job = FineTuneJob.model_validate(_ft(status="error", events=events))
+    assert job.failure_message == "Training file has no valid samples"
+
+
+def test_fine_tune_failure_message_from_job_error_type_or_error_field() -> None:
+    typed = FineTuneJob.model_validate(
+        _ft(status="error", events=[_event(level=None, type="job_error", message="OOM")])
+    )
+    assert typed.failure_message == "OOM"
+    direct = FineTuneJob.model_validate(_ft(status="error", error={"message": "billing limit"}))
+    assert direct.failure_message == "billing limit"
+    quiet = FineTuneJob.model_validate(_ft(status="cancelled", events=[_event()]))
+    assert quiet.failure_message is None
+
+
+def test_fine_tune_progress_fraction() -> None:
+    assert FineTuneJob.model_validate(_ft(epochs_completed=1)).progress_fraction == 0.25
+    assert FineTuneJob.model_validate(_ft()).progress_fraction is None
+    assert FineTuneJob.model_validate(_ft(status="completed")).progress_fraction == 1.0
+
+
+def test_fine_tune_lists_read_envelopes_and_bare_arrays() -> None:
+    listed = FineTuneList.model_validate_json(dumps({"data": [_ft(), _ft(id="ft-2")]}))
+    assert [j.id for j in listed.data] == ["ft-01234567890123456789", "ft-2"]
+    assert len(FineTuneList.model_validate([_ft()]).data) == 1
+    events = FineTuneEventList.model_validate_json(dumps({"data": [_event(), _event(step=7)]}))
+    assert events.data[1].step == 7 and events.data[0].created_at == T0
+    checkpoints = FineTuneCheckpointList.model_validate_json(
+        dumps(
+            {
+                "data": [
+                    {
+                        "step": 100,
+                        "created_at": "2024-01-15T14:30:00Z",
+                        "path": "s3://bucket/ckpt-100",
+                        "checkpoint_type": "intermediate",
+                    }
+                ]
+            }
+        )
+    )
+    ckpt = checkpoints.data[0]
+    assert isinstance(ckpt, FineTuneCheckpoint)
+    assert (ckpt.step, ckpt.path, ckpt.created_at) == (100, "s3://bucket/ckpt-100", T0)
+
+
+def _ft_request() -> FineTuneRequest:
+    return FineTuneRequest(
+        training_file="file-train",
+        model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+        wandb_api_key=WANDB_KEY,  # type: ignore[arg-type]
+        hf_api_token=HF_TOKEN,  # type: ignore[arg-type]
+        training_type=LoraTrainingType(lora_r=8, lora_alpha=16),
+        training_method=DPOTrainingMethod(dpo_beta=0.1),
+        lr_scheduler=LRScheduler(
+            lr_scheduler_type="cosine", lr_scheduler_args=LRSchedulerArgs(num_cycles=0.5)
+        ),
+        batch_size="max",
+    )
+
+
+def test_fine_tune_request_secrets_stay_out_of_repr_str_and_dumps() -> None:
+    req = _ft_request()
+    for text in (repr(req), str(req), req.model_dump_json(), repr(req.model_dump())):
+        assert WANDB_KEY not in text and HF_TOKEN not in text
+    assert isinstance(req.wandb_api_key, SecretStr)
+
+
+def test_fine_tune_request_secrets_are_in_the_body() -> None:
+    req = _ft_request()
+    body = req.to_wire()
+    assert body["wandb_api_key"] == WANDB_KEY and body["hf_api_token"] == HF_TOKEN
+    assert json.loads(req.to_wire_json()) == body
+    assert body["training_type"] == {"type": "Lora", "lora_r": 8, "lora_alpha": 16}
+    assert body["training_method"] == {"method": "dpo", "dpo_beta": 0.1}
+    assert body["lr_scheduler"] == {
+        "lr_scheduler_type": "cosine",
+        "lr_scheduler_args": {"num_cycles": 0.5},
+    }
+    assert "validation_file" not in body and body["batch_size"] == "max"
+
+
+def test_fine_tune_request_without_secrets_sends_none_of_them() -> None:
+    body = FineTuneRequest(training_file="f", model="m").to_wire()
+    assert body == {"training_file": "f", "model": "m"}
+
+
+def test_fine_tune_request_errors_do_not_echo_secrets() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        FineTuneRequest.model_validate({"training_file": "f", "wandb_api_key": WANDB_KEY})
+    assert WANDB_KEY not in str(info.value) and WANDB_KEY not in repr(info.value)
+
+
+def test_fine_tune_request_picks_the_training_kinds_from_dicts() -> None:
+    req = FineTuneRequest.model_validate(
+        {
+            "training_file": "f",
+            "model": "m",
+            "training_type": {"type": "Full"},
+            "training_method": {"method": "sft", "train_on_inputs": True},
+        }
+    )
+    assert isinstance(req.training_type, FullTrainingType)
+    assert isinstance(req.training_method, SFTTrainingMethod)
+    assert req.to_wire()["training_method"] == {"method": "sft", "train_on_inputs": True}
+
+
+def test_fine_tune_job_masks_an_echoed_secret() -> None:
+    job = FineTuneJob.model_validate(_ft(wandb_api_key=WANDB_KEY))
+    assert WANDB_KEY not in repr(job) and WANDB_KEY not in job.model_dump_json()
+
+
+def test_fine_tune_price_estimate_and_delete() -> None:
+    req = FineTunePriceEstimateRequest(training_file="f", model="m", n_epochs=2)
+    assert req.to_wire() == {"training_file": "f", "model": "m", "n_epochs": 2}
+    est = FineTunePriceEstimate.model_validate_json(
+        b'{"estimated_total_price": 12.5, "allowed_to_proceed": true, "user_limit": 100,'
+        b' "estimated_train_token_count": 2000000, "estimated_eval_token_count": 0,'
+        b' "currency": "USD"}'
+    )
+    assert (est.estimated_total_price, est.allowed_to_proceed) == (12.5, True)
+    assert est.model_extra == {"currency": "USD"}
+    assert FineTuneDeleted.model_validate({"message": "deleted"}).message == "deleted"
