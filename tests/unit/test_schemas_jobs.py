@@ -36,6 +36,9 @@ from together_integrations.schemas import (
     LRScheduler,
     LRSchedulerArgs,
     SFTTrainingMethod,
+    VideoCreateRequest,
+    VideoJob,
+    VideoStatus,
     parse_batch_create,
     parse_batch_list,
 )
@@ -46,6 +49,7 @@ from together_integrations.schemas.batches import (
     BATCH_MAX_LINES,
 )
 from together_integrations.schemas.files import LenientStrEnum, Timestamp
+from together_integrations.schemas.videos import AudioRef, VideoFrameImage, VideoMedia, VideoRef
 
 UTC = timezone.utc
 T0 = datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
@@ -649,3 +653,145 @@ def test_fine_tune_price_estimate_and_delete() -> None:
     assert (est.estimated_total_price, est.allowed_to_proceed) == (12.5, True)
     assert est.model_extra == {"currency": "USD"}
     assert FineTuneDeleted.model_validate({"message": "deleted"}).message == "deleted"
+
+
+# --------------------------------------------------------------------------- videos
+
+
+def _video_spec(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "video_7c1d",
+        "object": "video",
+        "model": "google/veo-3.0",
+        "status": "in_progress",
+        "created_at": T0_EPOCH,
+        "completed_at": None,
+        "size": "1280x720",
+        "seconds": "8",
+    }
+    body.update(overrides)
+    return body
+
+
+def _video_docs() -> dict[str, Any]:
+    return {
+        "id": "video_9a2b",
+        "model": "minimax/video-01",
+        "status": "completed",
+        "created_at": "2024-01-15T14:30:00Z",
+        "claimed_at": "2024-01-15T14:30:05Z",
+        "done_at": "2024-01-15T14:32:00Z",
+        "info": {"errors": []},
+        "inputs": {"prompt": "a cat surfing", "seconds": "6"},
+        "outputs": {"cost": 0.28, "video_url": "https://cdn.example/v.mp4"},
+    }
+
+
+def test_video_job_reads_the_spec_shape() -> None:
+    job = VideoJob.model_validate_json(dumps(_video_spec()))
+    assert job.status is VideoStatus.IN_PROGRESS and job.created_at == T0
+    assert (job.seconds, job.size, job.video_url) == ("8", "1280x720", None)
+    assert not job.is_terminal and job.progress_fraction is None
+
+
+def test_video_job_reads_the_docs_shape() -> None:
+    job = VideoJob.model_validate_json(dumps(_video_docs()))
+    assert job.created_at == T0 and job.done_at == datetime(2024, 1, 15, 14, 32, tzinfo=UTC)
+    assert job.outputs is not None and job.outputs.cost == pytest.approx(0.28)
+    assert job.video_url == "https://cdn.example/v.mp4"
+    assert job.inputs == {"prompt": "a cat surfing", "seconds": "6"}
+    assert job.is_terminal and not job.is_failed and job.failure_message is None
+    assert job.progress_fraction == 1.0
+
+
+def test_video_job_keeps_unknown_fields_and_reads_numeric_seconds() -> None:
+    job = VideoJob.model_validate(_video_spec(seconds=8, fps_used=24))
+    assert job.seconds == "8" and job.model_extra == {"fps_used": 24}
+
+
+@pytest.mark.parametrize(
+    ("status", "terminal", "failed"),
+    [
+        ("queued", False, False),
+        ("in_progress", False, False),
+        ("completed", True, False),
+        ("failed", True, True),
+        ("cancelled", True, True),
+    ],
+)
+def test_video_poller_interface(status: str, terminal: bool, failed: bool) -> None:
+    job = VideoJob.model_validate(_video_spec(status=status.upper()))
+    assert (job.is_terminal, job.is_failed, job.status_text) == (terminal, failed, status)
+
+
+def test_video_statuses_are_all_classified_and_unknown_is_not_terminal() -> None:
+    assert len(VideoStatus) == 5
+    assert VideoJob.FAILED_STATUSES < VideoJob.TERMINAL_STATUSES
+    job = VideoJob.model_validate(_video_spec(status="moderating"))
+    assert job.status_text == "moderating" and not job.is_terminal and not job.is_failed
+
+
+def test_video_failure_message_from_error_or_info_errors() -> None:
+    spec = VideoJob.model_validate(
+        _video_spec(status="failed", error={"code": "content_policy", "message": "prompt refused"})
+    )
+    assert spec.failure_message == "prompt refused"
+    code_only = VideoJob.model_validate(_video_spec(status="failed", error={"code": "timeout"}))
+    assert code_only.failure_message == "timeout"
+    docs = VideoJob.model_validate(
+        {
+            **_video_docs(),
+            "status": "failed",
+            "outputs": None,
+            "info": {"errors": ["GPU preempted", {"message": "retry budget spent"}]},
+        }
+    )
+    assert docs.failure_message == "GPU preempted; retry budget spent"
+    assert VideoJob.model_validate(_video_spec(status="failed", error="boom")).failure_message == (
+        "boom"
+    )
+
+
+@pytest.mark.parametrize(("given", "sent"), [(5, "5"), ("5", "5"), (5.0, "5"), (7.5, "7.5")])
+def test_video_request_sends_seconds_as_a_string(given: Any, sent: str) -> None:
+    req = VideoCreateRequest(model="m", prompt="a cat", seconds=given)
+    assert req.seconds == sent
+    assert json.loads(req.to_wire_json())["seconds"] == sent
+    assert VideoCreateRequest.model_validate(req.to_wire()).seconds == sent
+
+
+def test_video_request_nests_media_and_drops_unset() -> None:
+    req = VideoCreateRequest(
+        model="m",
+        prompt="a cat",
+        output_format="webm",  # type: ignore[arg-type]
+        media=VideoMedia(
+            frame_images=[
+                VideoFrameImage(input_image="https://x/first.png", frame=0),
+                VideoFrameImage(input_image="https://x/last.png", frame="last"),
+            ],
+            source_video=VideoRef(video="https://x/in.mp4"),
+            audio_inputs=["https://x/a.mp3", AudioRef(audio="https://x/b.mp3")],
+        ),
+    )
+    assert req.to_wire() == {
+        "model": "m",
+        "prompt": "a cat",
+        "output_format": "WEBM",
+        "media": {
+            "frame_images": [
+                {"input_image": "https://x/first.png", "frame": 0},
+                {"input_image": "https://x/last.png", "frame": "last"},
+            ],
+            "source_video": {"video": "https://x/in.mp4"},
+            "audio_inputs": ["https://x/a.mp3", {"audio": "https://x/b.mp3"}],
+        },
+    }
+
+
+@pytest.mark.parametrize("bad", [{"prompt": ""}, {"steps": 5}, {"steps": 51}, {"seconds": True}])
+def test_video_request_rejects_out_of_range_values(bad: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        VideoCreateRequest.model_validate({"model": "m", **bad})

@@ -94,9 +94,22 @@ from .fine_tuning import (
 from .images import ImageData, ImageGenerationRequest, ImageResponse
 from .models import ModelInfo, ModelPricing, parse_model_list
 from .rerank import RerankRequest, RerankResponse, RerankResult
+from .videos import (
+    AudioRef,
+    VideoCreateRequest,
+    VideoError,
+    VideoFrameImage,
+    VideoInfo,
+    VideoJob,
+    VideoMedia,
+    VideoOutputs,
+    VideoRef,
+    VideoStatus,
+)
 
 __all__ = [
     "AssistantMessage",
+    "AudioRef",
     "BatchCreateRequest",
     "BatchCreateResponse",
     "BatchInputLine",
@@ -178,6 +191,15 @@ __all__ = [
     "TranscriptionSegment",
     "TranscriptionWord",
     "Usage",
+    "VideoCreateRequest",
+    "VideoError",
+    "VideoFrameImage",
+    "VideoInfo",
+    "VideoJob",
+    "VideoMedia",
+    "VideoOutputs",
+    "VideoRef",
+    "VideoStatus",
     "Warning",
     "WireModel",
     "error_message_text",
