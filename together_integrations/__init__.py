@@ -19,6 +19,9 @@ from ._exceptions import (
     ConflictError,
     InsufficientCreditsError,
     InternalServerError,
+    JobError,
+    JobFailedError,
+    JobTimeoutError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -26,6 +29,7 @@ from ._exceptions import (
     TogetherError,
     UnprocessableEntityError,
 )
+from ._jobs import Clock, PollPolicy, SystemClock
 from ._streaming import AsyncStream, ServerSentEvent, SSEDecoder, Stream
 from ._transport import RequestOptions, TogetherTransport
 from ._version import __version__
@@ -39,18 +43,24 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
+    "Clock",
     "ConflictError",
     "InsufficientCreditsError",
     "InternalServerError",
+    "JobError",
+    "JobFailedError",
+    "JobTimeoutError",
     "ModelCapabilities",
     "ModelCatalog",
     "NotFoundError",
     "PermissionDeniedError",
+    "PollPolicy",
     "RateLimitError",
     "RequestOptions",
     "SSEDecoder",
     "ServerSentEvent",
     "Stream",
+    "SystemClock",
     "TogetherConfigError",
     "TogetherError",
     "TogetherTransport",

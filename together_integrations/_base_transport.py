@@ -315,9 +315,8 @@ class BaseTransport:
 
     def _headers(self, options: RequestOptions, call: Call) -> dict[str, str]:
         if not call.authenticated:
-            headers = dict(call.headers or {})
-            headers.setdefault("User-Agent", USER_AGENT)
-            return headers
+            # Another host (a presigned URL): only what the operation itself names.
+            return dict(call.headers or {})
         if self._api_key is None:
             raise TogetherConfigError(
                 f"No Together API key: set the {API_KEY_ENV} environment variable or pass "

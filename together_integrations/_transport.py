@@ -59,12 +59,16 @@ from ._streaming import AsyncStream, Stream
 if TYPE_CHECKING:
     from .resources import (
         Audio,
+        Batches,
         Chat,
         Completions,
         Embeddings,
+        Files,
+        FineTuning,
         Images,
         Models,
         Rerank,
+        Videos,
     )
 
 __all__ = ["RequestOptions", "TogetherTransport"]
@@ -188,6 +192,12 @@ class TogetherTransport(BaseTransport):
     rerank: _resource[Rerank] = _resource("together_integrations.resources.rerank.Rerank")
     images: _resource[Images] = _resource("together_integrations.resources.images.Images")
     audio: _resource[Audio] = _resource("together_integrations.resources.audio.Audio")
+    videos: _resource[Videos] = _resource("together_integrations.resources.videos.Videos")
+    files: _resource[Files] = _resource("together_integrations.resources.files.Files")
+    batches: _resource[Batches] = _resource("together_integrations.resources.batches.Batches")
+    fine_tuning: _resource[FineTuning] = _resource(
+        "together_integrations.resources.fine_tuning.FineTuning"
+    )
     models: _resource[Models] = _resource("together_integrations.resources.models.Models")
 
     _registry: OrderedDict[str, TogetherTransport] = OrderedDict()
@@ -526,9 +536,7 @@ class TogetherTransport(BaseTransport):
         response, release = await self._asend(call, options or NO_OPTIONS, stream=True)
         return AsyncStream(response, parse, is_final, release=release)
 
-    def iter_content(
-        self, call: Call, options: RequestOptions | None = None, *, chunk_size: int = 1 << 20
-    ) -> Iterator[bytes]:
+    def iter_content(self, call: Call, options: RequestOptions | None = None) -> Iterator[bytes]:
         """The response body in chunks, resumed with ``Range`` after a cut (never a byte
         twice, never a gap)."""
         opts = options or NO_OPTIONS
@@ -538,7 +546,7 @@ class TogetherTransport(BaseTransport):
             response, release = self._send(ranged, opts, stream=True)
             try:
                 plan.on_response(response.status_code, response.headers)
-                for chunk in response.iter_raw(chunk_size):
+                for chunk in response.iter_bytes():
                     new = plan.take(chunk)
                     if new:
                         yield new
@@ -557,7 +565,7 @@ class TogetherTransport(BaseTransport):
             time.sleep(backoff(0))
 
     async def aiter_content(
-        self, call: Call, options: RequestOptions | None = None, *, chunk_size: int = 1 << 20
+        self, call: Call, options: RequestOptions | None = None
     ) -> AsyncIterator[bytes]:
         """Async :meth:`iter_content`."""
         opts = options or NO_OPTIONS
@@ -567,7 +575,7 @@ class TogetherTransport(BaseTransport):
             response, release = await self._asend(ranged, opts, stream=True)
             try:
                 plan.on_response(response.status_code, response.headers)
-                async for chunk in response.aiter_raw(chunk_size):
+                async for chunk in response.aiter_bytes():
                     new = plan.take(chunk)
                     if new:
                         yield new

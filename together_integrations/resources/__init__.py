@@ -10,21 +10,29 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .audio import Audio
+    from .batches import Batches
     from .chat import Chat
     from .completions import Completions
     from .embeddings import Embeddings
+    from .files import Files
+    from .fine_tuning import FineTuning
     from .images import Images
     from .models import Models
     from .rerank import Rerank
+    from .videos import Videos
 
 __all__ = [
     "Audio",
+    "Batches",
     "Chat",
     "Completions",
     "Embeddings",
+    "Files",
+    "FineTuning",
     "Images",
     "Models",
     "Rerank",
+    "Videos",
 ]
 
 
