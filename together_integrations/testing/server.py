@@ -96,7 +96,12 @@ def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             body = self._read_body()
-            answer = emulator.handle(self.command, self.path, dict(self.headers.items()), body)
+            # URLs the emulator hands out must lead back here, whatever name the client used.
+            bound: Any = self.server.server_address
+            host = self.headers.get("host") or f"{bound[0]!s}:{bound[1]!s}"
+            answer = emulator.handle(
+                self.command, self.path, dict(self.headers.items()), body, origin=f"http://{host}"
+            )
             if answer.delay_first:
                 time.sleep(answer.delay_first)
             if answer.reset_before_headers:
