@@ -8,14 +8,16 @@ no sockets) and a loopback HTTP server (:meth:`TogetherEmulator.serve`).
 Layout: :mod:`.router` (method + path templates), one module per endpoint family
 (:mod:`.chat`, :mod:`.completions`, :mod:`.embeddings`, :mod:`.rerank`, :mod:`.images`,
 :mod:`.audio`, :mod:`.models`), :mod:`.wire` (envelopes, ids, headers, errors),
-:mod:`.faults`, :mod:`.state` (scripted replies), :mod:`.content` (deterministic values),
-:mod:`.multipart` and :mod:`.transport` (the in-process front-end).
+:mod:`.faults`, :mod:`.clock` (virtual time), :mod:`.state` (scripted replies),
+:mod:`.content` (deterministic values), :mod:`.multipart` and :mod:`.transport` (the
+in-process front-end).
 """
 
 from __future__ import annotations
 
 from together_integrations.testing._schema import example_for_schema
 
+from .clock import Clock, SystemClock, VirtualClock
 from .content import embed_text, overlap_score
 from .core import ROUTER, TogetherEmulator
 from .faults import FaultKind
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_CREATED",
     "DEFAULT_MODELS",
     "ROUTER",
+    "Clock",
     "Dialect",
     "EmulatedRequest",
     "EmulatedResponse",
@@ -39,8 +42,10 @@ __all__ = [
     "FaultKind",
     "LogprobsFormat",
     "Router",
+    "SystemClock",
     "TogetherEmulator",
     "ToolCallStyle",
+    "VirtualClock",
     "embed_text",
     "example_for_schema",
     "overlap_score",

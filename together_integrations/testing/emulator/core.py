@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import audio, chat, completions, embeddings, images, models, rerank
+from .clock import Clock, SystemClock, VirtualClock
 from .faults import FAULTS, Fault, FaultKind, apply_body_fault, early_fault
 from .models import DEFAULT_MODELS
 from .multipart import parse_multipart
@@ -50,7 +50,11 @@ class TogetherEmulator:
         stream_chunk_chars: Characters per streamed content chunk.
         logprobs_format: Non-stream ``logprobs`` shape: ``"together"`` (``tokens``,
             ``token_logprobs``, ``token_ids``) or ``"openai"`` (``content: [...]``).
-        created: The ``created`` timestamp of every response; None uses the clock.
+        created: Where the default clock starts: a :class:`VirtualClock` at this timestamp
+            (the default: a fixed stamp, so outputs are byte-stable), or None for the
+            wall clock (:class:`SystemClock`). Ignored when ``clock`` is given.
+        clock: The clock every timestamp and job state comes from, e.g.
+            ``VirtualClock(auto_advance=30)``; see :attr:`clock`.
 
     Example:
         >>> emu = TogetherEmulator()
@@ -73,6 +77,7 @@ class TogetherEmulator:
         stream_chunk_chars: int = 8,
         logprobs_format: LogprobsFormat = "together",
         created: int | None = DEFAULT_CREATED,
+        clock: Clock | None = None,
     ) -> None:
         if dialect not in ("modern", "legacy", "openai"):
             raise ValueError(f"Unknown dialect {dialect!r}; use 'modern', 'legacy' or 'openai'.")
@@ -84,6 +89,11 @@ class TogetherEmulator:
         self.stream_chunk_chars = max(1, stream_chunk_chars)
         self.logprobs_format: LogprobsFormat = logprobs_format
         self.created = created
+        if clock is None:
+            clock = SystemClock() if created is None else VirtualClock(start=created)
+        self.clock: Clock = clock
+        """The emulator's clock; with a :class:`VirtualClock`, ``emu.clock.advance(s)``
+        moves every job forward and ``emu.clock.sleep`` can stand in for a poller's sleep."""
         self.requests: list[EmulatedRequest] = []
         self._seed = seed
         self._lock = threading.RLock()
@@ -228,7 +238,7 @@ class TogetherEmulator:
     # ------------------------------------------------------------- the core
 
     def _now(self) -> float:
-        return time.time() if self.created is None else self.created
+        return self.clock.now()
 
     def handle(
         self,

@@ -200,7 +200,7 @@ class Wire:
     def headers(
         self, request_id: str, ctype: str = JSON, *, stream: bool = False
     ) -> dict[str, str]:
-        stamp = iso(self.now())
+        stamp = iso(self._now())
         headers = {
             "content-type": ctype,
             "x-request-id": request_id,
