@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import httpx
 
-from . import audio, chat, completions, embeddings, images, models, rerank
+from . import audio, chat, completions, embeddings, files, images, models, rerank
 from .clock import Clock, SystemClock, VirtualClock
 from .faults import FAULTS, Fault, FaultKind, apply_body_fault, early_fault
 from .models import DEFAULT_MODELS
 from .multipart import parse_multipart
-from .router import Router
-from .state import Dialect, LogprobsFormat, Predicate, Reply, ToolCallStyle, take
+from .router import Route, Router
+from .state import (
+    Dialect,
+    FileStore,
+    LogprobsFormat,
+    Predicate,
+    Reply,
+    ToolCallStyle,
+    take,
+)
 from .transport import EmulatorTransport
 from .wire import DEFAULT_BASE_URL, DEFAULT_CREATED, EmulatedRequest, EmulatedResponse, Wire
 
@@ -26,7 +35,7 @@ __all__ = ["ROUTER", "TogetherEmulator"]
 
 def _build_router() -> Router:
     router = Router()
-    for family in (chat, completions, embeddings, rerank, images, audio, models):
+    for family in (chat, completions, embeddings, rerank, images, audio, models, files):
         family.register(router)
     return router
 
@@ -99,6 +108,8 @@ class TogetherEmulator:
         self._lock = threading.RLock()
         self.wire = Wire(seed, self._now, self._lock)
         self._replies: list[Reply] = []
+        self.files = FileStore(lambda: "file-" + self.wire.uuid(), self.wire.now)
+        """The file store (see :class:`FileStore`): seed inputs, read job outputs."""
         self._faults: list[Fault] = []
 
     # ---------------------------------------------------------------- scripting
@@ -264,13 +275,20 @@ class TogetherEmulator:
         """
         method = method.upper()
         lower = {k.lower(): v for k, v in headers.items()}
-        route, _, query = path.partition("?")
+        route_path, _, query = path.partition("?")
+        found = ROUTER.match(method, route_path)
+        route = found[0] if found is not None else None
+        ctype = lower.get("content-type", "")
         parsed: Any = None
         form: dict[str, Any] = {}
         filenames: dict[str, str] = {}
         bad_json = False
-        if lower.get("content-type", "").startswith("multipart/"):
-            form, filenames = parse_multipart(lower["content-type"], body)
+        if route is not None and route.raw_body:
+            pass
+        elif ctype.startswith("multipart/"):
+            form, filenames = parse_multipart(ctype, body)
+        elif ctype.startswith("application/x-www-form-urlencoded"):
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         elif body:
             try:
                 parsed = json.loads(body)
@@ -278,12 +296,19 @@ class TogetherEmulator:
                 bad_json = True
         redacted = {k: ("<redacted>" if k == "authorization" else v) for k, v in lower.items()}
         request = EmulatedRequest(
-            method, route, redacted, parsed, form, query, filenames=filenames, content=body
+            method, route_path, redacted, parsed, form, query, filenames=filenames, content=body
         )
+        request.origin = origin or f"http://{lower.get('host', 'localhost')}"
+        request.authorized = "authorization" in lower
         with self._lock:
             self.requests.append(request)
-        if self.api_key is not None and lower.get("authorization") != f"Bearer {self.api_key}":
-            if route.rstrip("/").endswith("/models"):
+        public = route is not None and route.public
+        if (
+            not public
+            and self.api_key is not None
+            and lower.get("authorization") != f"Bearer {self.api_key}"
+        ):
+            if route_path.rstrip("/").endswith("/models"):
                 return EmulatedResponse(
                     401,
                     {"content-type": "application/json"},
@@ -300,19 +325,19 @@ class TogetherEmulator:
             early = early_fault(self.wire, fault)
             if early is not None:
                 return early
-        if bad_json or (body and not form and not isinstance(parsed, dict)):
+        raw = route is not None and route.raw_body
+        if not raw and (bad_json or (body and not form and not isinstance(parsed, dict))):
             return self.wire.error(400, "Input validation error: the body is not a JSON object")
-        response = self._dispatch(request)
+        if found is None:
+            response = self.wire.not_found(route_path)
+        else:
+            request.params = found[1]
+            response = self._dispatch(found[0], request)
         if fault is not None:
             apply_body_fault(response, fault)
         return response
 
-    def _dispatch(self, request: EmulatedRequest) -> EmulatedResponse:
-        found = ROUTER.match(request.method, request.path)
-        if found is None:
-            return self.wire.not_found(request.path)
-        route, params = found
-        request.params = params
+    def _dispatch(self, route: Route, request: EmulatedRequest) -> EmulatedResponse:
         if route.needs_model:
             model = request.body.get("model")
             if not model:

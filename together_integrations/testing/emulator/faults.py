@@ -94,11 +94,15 @@ def apply_body_fault(response: EmulatedResponse, fault: Fault) -> None:
         response.delay_first = float(fault.options.get("delay", 1.0))
     elif fault.kind == "slow_stream":
         response.delay_each = float(fault.options.get("delay", 0.1))
-        if response.chunks is None:
-            response.chunks = slices(response.body, 64)
+        _slice(response)
     elif fault.kind == "cut_stream":
-        if response.chunks is None:
-            response.chunks = slices(response.body, 64)
         after = int(fault.options.get("after", 1))
-        response.chunks = response.chunks[:after]
+        response.chunks = _slice(response)[:after]
         response.reset_after = after
+
+
+def _slice(response: EmulatedResponse) -> list[bytes]:
+    if response.chunks is None:
+        response.declared_length = len(response.body)
+        response.chunks = slices(response.body, 64)
+    return response.chunks

@@ -31,12 +31,16 @@ class Route:
         pattern: The path template, e.g. ``/v1/files/{file_id}/content``.
         handler: Called with the emulator and the request (``request.params`` filled in).
         needs_model: The JSON body must name a known ``model`` (400 / 404 otherwise).
+        raw_body: The body is opaque bytes (an upload), not JSON or a form.
+        public: Served without the API key, like a presigned storage URL.
     """
 
     method: str
     pattern: str
     handler: Handler
     needs_model: bool = False
+    raw_body: bool = False
+    public: bool = False
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -60,10 +64,19 @@ class Router:
         self._routes: list[tuple[Route, re.Pattern[str]]] = []
 
     def add(
-        self, method: str, pattern: str, handler: Handler, *, needs_model: bool = False
+        self,
+        method: str,
+        pattern: str,
+        handler: Handler,
+        *,
+        needs_model: bool = False,
+        raw_body: bool = False,
+        public: bool = False,
     ) -> None:
-        """Register ``handler`` for ``method`` on ``pattern``."""
-        route = Route(method.upper(), pattern.rstrip("/") or "/", handler, needs_model)
+        """Register ``handler`` for ``method`` on ``pattern`` (flags as on :class:`Route`)."""
+        route = Route(
+            method.upper(), pattern.rstrip("/") or "/", handler, needs_model, raw_body, public
+        )
         self._routes.append((route, route.regex))
         self._routes.sort(key=lambda item: item[0].specificity)
 

@@ -83,8 +83,13 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 "Server disconnected without sending a response.", request=request
             )
         self.last_stream = _EmulatedStream(answer)
+        headers = dict(answer.headers)
+        length = len(answer.body) if answer.chunks is None else answer.declared_length
+        if length is not None:
+            # As the loopback server declares it: clients size downloads and resumes by it.
+            headers["content-length"] = str(length)
         response = httpx.Response(
-            answer.status, headers=answer.headers, stream=self.last_stream, request=request
+            answer.status, headers=headers, stream=self.last_stream, request=request
         )
         return answer, response
 

@@ -73,6 +73,8 @@ class EmulatedRequest:
         params: Path parameters the router extracted, e.g. ``{"file_id": "file-…"}``.
         filenames: Multipart field name → the file name its part declared.
         content: The raw body bytes.
+        origin: ``scheme://host[:port]`` the client reached the emulator on.
+        authorized: Whether the request carried an ``Authorization`` header at all.
     """
 
     method: str
@@ -84,6 +86,8 @@ class EmulatedRequest:
     params: dict[str, str] = field(default_factory=dict)
     filenames: dict[str, str] = field(default_factory=dict)
     content: bytes = field(default=b"", repr=False)
+    origin: str = ""
+    authorized: bool = False
 
     @property
     def body(self) -> dict[str, Any]:
@@ -110,6 +114,8 @@ class EmulatedResponse:
         delay_each: Seconds to wait before each chunk.
         reset_after: Break the connection after this many chunks (None: finish normally).
         reset_before_headers: Break the connection before sending anything.
+        declared_length: The ``content-length`` of a fixed-length body that a fault sliced
+            into ``chunks`` (None: streams are sent chunked).
     """
 
     status: int
@@ -120,6 +126,7 @@ class EmulatedResponse:
     delay_each: float = 0.0
     reset_after: int | None = None
     reset_before_headers: bool = False
+    declared_length: int | None = None
 
     def pieces(self) -> list[bytes]:
         """The body as the list of pieces a front-end writes."""
