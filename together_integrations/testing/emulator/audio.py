@@ -44,7 +44,8 @@ def speech(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
 
 
 def transcriptions(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
-    form = request.form
+    # A batch line arrives as JSON with the same field names (``file`` then being a URL).
+    form = request.form or request.body
     wire = emu.wire
     model = form.get("model") or "openai/whisper-large-v3"
     if model not in emu.models:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from . import audio, chat, completions, embeddings, files, images, models, rerank
+from . import audio, batches, chat, completions, embeddings, files, images, models, rerank
 from .clock import Clock, SystemClock, VirtualClock
 from .faults import FAULTS, Fault, FaultKind, apply_body_fault, early_fault
 from .models import DEFAULT_MODELS
@@ -35,7 +35,7 @@ __all__ = ["ROUTER", "TogetherEmulator"]
 
 def _build_router() -> Router:
     router = Router()
-    for family in (chat, completions, embeddings, rerank, images, audio, models, files):
+    for family in (chat, completions, embeddings, rerank, images, audio, models, files, batches):
         family.register(router)
     return router
 
@@ -110,6 +110,8 @@ class TogetherEmulator:
         self._replies: list[Reply] = []
         self.files = FileStore(lambda: "file-" + self.wire.uuid(), self.wire.now)
         """The file store (see :class:`FileStore`): seed inputs, read job outputs."""
+        self.batches = batches.Batches(self)
+        """Batch jobs and their scripting (see :meth:`Batches.script`)."""
         self._faults: list[Fault] = []
 
     # ---------------------------------------------------------------- scripting
@@ -273,6 +275,26 @@ class TogetherEmulator:
         Returns:
             The response description, possibly with an incremental body and fault directives.
         """
+        return self._process(method, path, headers, body, origin=origin, record=True)
+
+    def internal(self, method: str, path: str, body: Any) -> EmulatedResponse:
+        """Run one request through the same pipeline (scripted replies, validation, faults)
+        on behalf of a job, e.g. one batch line; it is not added to :attr:`requests`."""
+        headers = {"content-type": "application/json"}
+        if self.api_key is not None:
+            headers["authorization"] = f"Bearer {self.api_key}"
+        return self._process(method, path, headers, json.dumps(body).encode(), record=False)
+
+    def _process(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        origin: str | None = None,
+        record: bool,
+    ) -> EmulatedResponse:
         method = method.upper()
         lower = {k.lower(): v for k, v in headers.items()}
         route_path, _, query = path.partition("?")
@@ -300,8 +322,9 @@ class TogetherEmulator:
         )
         request.origin = origin or f"http://{lower.get('host', 'localhost')}"
         request.authorized = "authorization" in lower
-        with self._lock:
-            self.requests.append(request)
+        if record:
+            with self._lock:
+                self.requests.append(request)
         public = route is not None and route.public
         if (
             not public

@@ -154,6 +154,12 @@ def iso(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def iso_seconds(timestamp: float) -> str:
+    """``2024-01-15T14:30:00Z``, the job families' date-time format (spec examples)."""
+    moment = _dt.datetime.fromtimestamp(int(timestamp), tz=_dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def split(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
