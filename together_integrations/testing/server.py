@@ -96,7 +96,12 @@ def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             body = self._read_body()
-            answer = emulator.handle(self.command, self.path, dict(self.headers.items()), body)
+            # URLs the emulator hands out must lead back here, whatever name the client used.
+            bound: Any = self.server.server_address
+            host = self.headers.get("host") or f"{bound[0]!s}:{bound[1]!s}"
+            answer = emulator.handle(
+                self.command, self.path, dict(self.headers.items()), body, origin=f"http://{host}"
+            )
             if answer.delay_first:
                 time.sleep(answer.delay_first)
             if answer.reset_before_headers:
@@ -104,7 +109,8 @@ def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
                 return
             self.send_response(answer.status)
             for key, value in answer.headers.items():
-                if key.lower() != "server":  # send_response already wrote ours
+                # send_response wrote the server header; the length is framed below.
+                if key.lower() not in ("server", "content-length"):
                     self.send_header(key, value)
             if answer.chunks is None:
                 self.send_header("content-length", str(len(answer.body)))
@@ -112,20 +118,26 @@ def _make_handler(emulator: TogetherEmulator) -> type[BaseHTTPRequestHandler]:
                 if self.command != "HEAD":
                     self.wfile.write(answer.body)
                 return
-            # Streams go out chunk by chunk, each flushed, as the real server's SSE does.
-            self.send_header("transfer-encoding", "chunked")
+            # Streams go out chunk by chunk, each flushed, as the real server's SSE does; a
+            # sliced fixed-length body (a slow or cut download) keeps its content-length.
+            framed = answer.declared_length is None
+            if framed:
+                self.send_header("transfer-encoding", "chunked")
+            else:
+                self.send_header("content-length", str(answer.declared_length))
             self.end_headers()
             self.wfile.flush()
             for piece in answer.chunks:
                 if answer.delay_each:
                     time.sleep(answer.delay_each)
                 if piece:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if framed else piece)
                     self.wfile.flush()
             if answer.reset_after is not None:
                 self._reset()
                 return
-            self.wfile.write(b"0\r\n\r\n")
+            if framed:
+                self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
         def _reset(self) -> None:
