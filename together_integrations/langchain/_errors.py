@@ -39,6 +39,7 @@ from langchain_core.exceptions import (
     ModelRateLimitError,
     ModelTimeoutError,
 )
+from pydantic import ValidationError
 
 from together_integrations._exceptions import (
     APIConnectionError,
@@ -54,6 +55,7 @@ from together_integrations._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    TogetherConfigError,
     UnprocessableEntityError,
 )
 
@@ -68,6 +70,7 @@ __all__ = [
     "LCContextOverflowError",
     "LCInsufficientCreditsError",
     "LCInternalServerError",
+    "LCInvalidArgumentsError",
     "LCNotFoundError",
     "LCPermissionDeniedError",
     "LCRateLimitError",
@@ -138,6 +141,24 @@ class LCInternalServerError(InternalServerError, ModelAPIError):
 
 class LCAPIStatusError(APIStatusError, ModelAPIError):
     """Any other 4xx/5xx status."""
+
+
+class LCInvalidArgumentsError(TogetherConfigError, ModelInvalidRequestError):
+    """Request arguments this client can tell are invalid, raised before any request (also
+    a ``ValueError``). The message names each argument, its value and the rule it breaks."""
+
+
+def invalid_arguments(error: ValidationError, owner: str) -> LCInvalidArgumentsError:
+    """A pydantic error about a request body, in the words of the arguments the user passed
+    (never the internal request class's name)."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "request"
+        value = repr(item.get("input"))
+        if len(value) > 60:
+            value = value[:57] + "..."
+        problems.append(f"{where}={value}: {item['msg']}")
+    return LCInvalidArgumentsError(f"Invalid arguments for {owner}: " + "; ".join(problems) + ".")
 
 
 # Exact class → dual class. Subclasses of ours that are not listed fall back to the nearest

@@ -8,10 +8,9 @@ converters in :mod:`._convert`. Streams and whole responses go through the same 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
@@ -31,12 +30,13 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._chat import ChatDeltaView, ChatStreamAccumulator, parse_chat_completion
 from together_integrations._exceptions import APIError
-from together_integrations.langchain._common import TogetherClientSettings
+from together_integrations._transport import RequestOptions, TogetherTransport
+from together_integrations.langchain._common import TogetherClientSettings, validate_request
 from together_integrations.langchain._convert import (
     PROVIDER,
     chunk_from_view,
@@ -211,6 +211,9 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         Retries happen once, in the shared transport. Building an instance does no I/O.
     """
 
+    _ALIASES: ClassVar[dict[str, str]] = {"max_completion_tokens": "max_tokens"}
+    _RESERVED: ClassVar[frozenset[str]] = frozenset({"model", "messages", "stream"})
+
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     """Model id, e.g. ``openai/gpt-oss-20b`` (alias ``model_name``)."""
     temperature: float | None = None
@@ -243,43 +246,20 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     """Extra request fields, sent as given (same as ``model_kwargs``)."""
     streaming: bool = False
     """Stream even from ``invoke`` (callbacks see tokens as they arrive)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _collect_model_kwargs(cls, values: Any) -> Any:
-        """Unknown constructor arguments become request fields (``model_kwargs``), with a
-        warning, as in ChatOpenAI: a new Together parameter needs no release of ours."""
-        if not isinstance(values, dict):
-            return values
-        known = _field_names(cls)
-        unknown = [k for k in values if k not in known]
-        if not unknown:
-            return values
-        extra = dict(values.get("model_kwargs") or {})
-        for key in unknown:
-            if key in extra:
-                raise ValueError(f"{key!r} is given both directly and in model_kwargs.")
-            warnings.warn(
-                f"{key!r} is not a ChatTogether parameter; it is sent as a request field "
-                "(pass it in model_kwargs to silence this warning).",
-                UserWarning,
-                stacklevel=2,
-            )
-            extra[key] = values.pop(key)
-        values["model_kwargs"] = extra
-        return values
-
-    @model_validator(mode="after")
-    def _check_model_kwargs(self) -> ChatTogether:
-        clash = sorted(set(self.model_kwargs) & set(type(self).model_fields))
-        if clash:
-            raise ValueError(f"Pass {clash} as ChatTogether parameters, not in model_kwargs.")
-        return self
-
-    @property
-    def model_name(self) -> str:
-        """The model id (``langchain_together.ChatTogether`` spelling of :attr:`model`)."""
-        return self.model
+    stream_usage: bool | None = None
+    """Token usage on streams. ``True`` asks the server for it
+    (``stream_options: {"include_usage": true}``); ``None`` (default) does not ask, as not
+    every engine behind Together takes the option. Unless ``False``, a stream whose server
+    sent no usage ends with an offline estimate, flagged by
+    ``response_metadata["usage_estimated"] = True``. ``False``: no estimate."""
+    include_response_headers: bool = False
+    """Put the response's HTTP headers (rate limits, request id) in
+    ``response_metadata["headers"]``."""
+    disabled_params: dict[str, Any] | None = None
+    """Request fields this model must not get, as in ChatOpenAI: ``{"param": None}`` never
+    sends ``param`` from the instance's settings or from ``bind_tools`` /
+    ``with_structured_output``; ``{"param": [values]}`` drops only those values. Values
+    passed explicitly per call are still sent."""
 
     # ------------------------------------------------------------ LangChain hooks
 
@@ -322,7 +302,20 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             "safety_model": self.safety_model,
             "chat_template_kwargs": self.chat_template_kwargs,
         }
-        return {k: v for k, v in params.items() if v is not None}
+        return self._drop_disabled({k: v for k, v in params.items() if v is not None})
+
+    def _drop_disabled(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` without what ``disabled_params`` rules out."""
+        if not self.disabled_params:
+            return params
+        out = {}
+        for key, value in params.items():
+            if key in self.disabled_params:
+                banned = self.disabled_params[key]
+                if banned is None or value in banned:
+                    continue
+            out[key] = value
+        return out
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -369,11 +362,22 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     # ---------------------------------------------------------------- requests
 
     def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> ChatCompletionRequest:
-        """The wire request: instance params < model_kwargs/extra_body < per-call kwargs."""
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        stream: bool = False,
+    ) -> _Prepared:
+        """The wire request and what to send it with.
+
+        Body precedence: instance params < model_kwargs/extra_body < per-call kwargs < a
+        call's extra_body. A call's ``timeout``, ``extra_headers``, ``extra_query`` and
+        ``max_retries`` shape the HTTP request instead of the body.
+        """
         call = dict(kwargs)
         call.pop("stream", None)  # the transport decides streaming
+        transport, options = self._call_settings(call)
         call_extra = call.pop("extra_body", None) or {}
         body: dict[str, Any] = {
             **self._default_params,
@@ -390,8 +394,11 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             body["stop"] = stop
         body = {k: v for k, v in body.items() if v is not None}
         body.setdefault("model", self.model)
+        if stream and self.stream_usage and "stream_options" not in body:
+            body["stream_options"] = {"include_usage": True}
         body["messages"] = [convert_message_to_wire(m) for m in messages]
-        return ChatCompletionRequest.model_validate(body)
+        request = validate_request(ChatCompletionRequest, body, type(self).__name__)
+        return _Prepared(request, transport, options)
 
     @staticmethod
     def _think_tags(model: str) -> bool:
@@ -430,12 +437,12 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     ) -> ChatResult:
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-        request = self._request(messages, stop, kwargs)
+        prepared = self._request(messages, stop, kwargs)
         try:
-            wire = self._get_transport().chat.create(request, self._request_options())
+            wire = prepared.transport.chat.create(prepared.request, prepared.options)
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._chat_result(wire, request)
+        return self._chat_result(wire, prepared.request)
 
     async def _agenerate(
         self,
@@ -446,20 +453,20 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     ) -> ChatResult:
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
-        request = self._request(messages, stop, kwargs)
+        prepared = self._request(messages, stop, kwargs)
         try:
-            wire = await self._get_transport().chat.acreate(request, self._request_options())
+            wire = await prepared.transport.chat.acreate(prepared.request, prepared.options)
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._chat_result(wire, request)
+        return self._chat_result(wire, prepared.request)
 
     def _stream_request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> ChatCompletionRequest:
-        request = self._request(messages, stop, kwargs)
-        if request.n is not None and request.n > 1:
+    ) -> _Prepared:
+        prepared = self._request(messages, stop, kwargs, stream=True)
+        if prepared.request.n is not None and prepared.request.n > 1:
             raise ValueError("n must be 1 when streaming; use invoke or batch for n > 1.")
-        return request
+        return prepared
 
     def _stream(
         self,
@@ -468,10 +475,11 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._stream_request(messages, stop, kwargs)
+        prepared = self._stream_request(messages, stop, kwargs)
+        request = prepared.request
         state = _StreamState(self._think_tags(request.model), request.model)
         try:
-            stream = self._get_transport().chat.stream(request, self._request_options())
+            stream = prepared.transport.chat.stream(request, prepared.options)
             with stream:
                 for wire in stream:
                     for chunk in state.feed(wire):
@@ -492,10 +500,11 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._stream_request(messages, stop, kwargs)
+        prepared = self._stream_request(messages, stop, kwargs)
+        request = prepared.request
         state = _StreamState(self._think_tags(request.model), request.model)
         try:
-            stream = await self._get_transport().chat.astream(request, self._request_options())
+            stream = await prepared.transport.chat.astream(request, prepared.options)
             async with stream:
                 async for wire in stream:
                     for chunk in state.feed(wire):
@@ -534,11 +543,12 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             **kwargs: Other request fields to bind.
         """
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        chosen: dict[str, Any] = {}
         if tool_choice is not None and tool_choice is not False:
-            kwargs["tool_choice"] = _wire_tool_choice(tool_choice, formatted)
+            chosen["tool_choice"] = _wire_tool_choice(tool_choice, formatted)
         if parallel_tool_calls is not None:
-            kwargs["parallel_tool_calls"] = parallel_tool_calls
-        return super().bind(tools=formatted, **kwargs)
+            chosen["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **self._drop_disabled(chosen), **kwargs)
 
     def with_structured_output(
         self,
@@ -647,21 +657,6 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         return total
 
 
-_FIELD_NAMES: dict[type, frozenset[str]] = {}
-
-
-def _field_names(cls: type[BaseModel]) -> frozenset[str]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        collected: set[str] = set()
-        for name, info in cls.model_fields.items():
-            collected.add(name)
-            if info.alias:
-                collected.add(info.alias)
-        names = _FIELD_NAMES[cls] = frozenset(collected)
-    return names
-
-
 def _wire_tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
     names = [_tool_name(t) for t in tools]
     if choice is True:
@@ -703,6 +698,12 @@ def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> d
     if strict is not None:
         spec["strict"] = strict
     return {"type": "json_schema", "json_schema": spec}
+
+
+class _Prepared(NamedTuple):
+    request: ChatCompletionRequest
+    transport: TogetherTransport
+    options: RequestOptions | None
 
 
 class _StreamState:

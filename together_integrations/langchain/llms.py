@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -15,7 +15,8 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
 from together_integrations._chat import normalize_finish_reason
-from together_integrations.langchain.embeddings import _ClientSettings
+from together_integrations._transport import RequestOptions, TogetherTransport
+from together_integrations.langchain._common import TogetherClientSettings, validate_request
 from together_integrations.schemas import (
     Completion,
     CompletionChunk,
@@ -56,6 +57,12 @@ def _add_usage(total: dict[str, int], usage: Mapping[str, int] | None) -> None:
         total[key] = total.get(key, 0) + value
 
 
+class _Prepared(NamedTuple):
+    request: CompletionRequest
+    transport: TogetherTransport
+    options: RequestOptions | None
+
+
 class _CompletionStreamState:
     """Finish reason and usage, which may arrive in different chunks (NOTES §4)."""
 
@@ -91,7 +98,7 @@ class _CompletionStreamState:
         return GenerationChunk(text="", generation_info=info)
 
 
-class TogetherLLM(_ClientSettings, BaseLLM):
+class TogetherLLM(TogetherClientSettings, BaseLLM):
     """Together text completion models (``POST /completions``): prompt in, text out.
 
     For chat models with messages, tools and structured output, use ``ChatTogether``.
@@ -140,8 +147,11 @@ class TogetherLLM(_ClientSettings, BaseLLM):
         ``token_usage`` and ``model_name``.
     """
 
+    _ALIASES: ClassVar[dict[str, str]] = {"max_completion_tokens": "max_tokens"}
+    _RESERVED: ClassVar[frozenset[str]] = frozenset({"model", "prompt", "stream"})
+
     model: str = DEFAULT_LLM_MODEL
-    """Model id."""
+    """Model id (also ``model_name``)."""
     temperature: float | None = None
     """Sampling temperature."""
     max_tokens: int | None = None
@@ -216,23 +226,30 @@ class TogetherLLM(_ClientSettings, BaseLLM):
 
     # --------------------------------------------------------------- request building
 
-    def _request(
-        self, prompt: str, stop: list[str] | None, kwargs: Mapping[str, Any]
-    ) -> CompletionRequest:
+    def _request(self, prompt: str, stop: list[str] | None, kwargs: Mapping[str, Any]) -> _Prepared:
+        """The wire request and what to send it with: a call's ``timeout``,
+        ``extra_headers``, ``extra_query`` and ``max_retries`` shape the HTTP request, its
+        ``extra_body`` extends the body."""
         if not isinstance(prompt, str):
             raise TypeError(f"A prompt must be a string, got {type(prompt).__name__}.")
+        call = dict(kwargs)
+        call.pop("stream", None)  # the transport decides streaming
+        transport, options = self._call_settings(call)
+        call_extra = call.pop("extra_body", None) or {}
         body: dict[str, Any] = {
             **self.model_kwargs,
             **(self.extra_body or {}),
             **self._default_params,
-            **kwargs,
-            "model": kwargs.get("model", self.model),
+            **call,
+            **call_extra,
+            "model": call.get("model", self.model),
             "prompt": prompt,
         }
         stops = stop if stop is not None else self.stop
         if stops:
             body["stop"] = list(stops)
-        return CompletionRequest.model_validate(body)
+        request = validate_request(CompletionRequest, body, type(self).__name__)
+        return _Prepared(request, transport, options)
 
     def _generations(self, response: Completion) -> list[Generation]:
         generations = []
@@ -270,10 +287,11 @@ class TogetherLLM(_ClientSettings, BaseLLM):
             return self._result_from_streams(
                 [list(self._stream(p, stop, run_manager, **kwargs)) for p in prompts]
             )
-        transport, options = self._get_transport(), self._request_options()
-        return self._result(
-            [transport.completions.create(self._request(p, stop, kwargs), options) for p in prompts]
-        )
+        results = []
+        for prompt in prompts:
+            request, transport, options = self._request(prompt, stop, kwargs)
+            results.append(transport.completions.create(request, options))
+        return self._result(results)
 
     async def _agenerate(
         self,
@@ -288,11 +306,11 @@ class TogetherLLM(_ClientSettings, BaseLLM):
                 return [c async for c in self._astream(prompt, stop, run_manager, **kwargs)]
 
             return self._result_from_streams(list(await asyncio.gather(*map(collect, prompts))))
-        transport, options = self._get_transport(), self._request_options()
+        prepared = [self._request(p, stop, kwargs) for p in prompts]
         responses = await asyncio.gather(
             *(
-                transport.completions.acreate(self._request(p, stop, kwargs), options)
-                for p in prompts
+                transport.completions.acreate(request, options)
+                for request, transport, options in prepared
             )
         )
         return self._result(list(responses))
@@ -321,9 +339,9 @@ class TogetherLLM(_ClientSettings, BaseLLM):
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
         self._check_streamable(kwargs)
-        request = self._request(prompt, stop, kwargs)
+        request, transport, options = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        with self._get_transport().completions.stream(request, self._request_options()) as stream:
+        with transport.completions.stream(request, options) as stream:
             for chunk in stream:
                 out = state.feed(chunk)
                 if out is not None:
@@ -340,9 +358,9 @@ class TogetherLLM(_ClientSettings, BaseLLM):
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
         self._check_streamable(kwargs)
-        request = self._request(prompt, stop, kwargs)
+        request, transport, options = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        stream = await self._get_transport().completions.astream(request, self._request_options())
+        stream = await transport.completions.astream(request, options)
         async with stream:
             async for chunk in stream:
                 out = state.feed(chunk)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field
 
 from together_integrations._exceptions import APIResponseValidationError
-from together_integrations.langchain.embeddings import _ClientSettings
+from together_integrations.langchain._common import TogetherClientSettings, validate_request
 from together_integrations.schemas import RerankRequest, RerankResponse
 
 __all__ = ["TogetherRerank"]
@@ -105,7 +105,7 @@ def _ranking(response: RerankResponse, count: int) -> list[dict[str, Any]]:
     return sorted(results, key=lambda r: -r["relevance_score"])
 
 
-class TogetherRerank(_ClientSettings, BaseDocumentCompressor):
+class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
     """Rerank documents with a Together reranker, as a LangChain document compressor.
 
     Setup:
@@ -145,10 +145,14 @@ class TogetherRerank(_ClientSettings, BaseDocumentCompressor):
         document. Non-string values are sent as JSON text.
     """
 
+    _ALIASES: ClassVar[dict[str, str]] = {"top_k": "top_n"}
+    _RESERVED: ClassVar[frozenset[str]] = frozenset({"model", "query", "documents"})
+
     model: str = DEFAULT_RERANK_MODEL
-    """Rerank model id."""
+    """Rerank model id (also ``model_name``)."""
     top_n: int | None = Field(default=3, ge=1)
-    """How many documents to keep (best first); ``None`` keeps all, reordered."""
+    """How many documents to keep (best first; also ``top_k``); ``None`` keeps all,
+    reordered."""
     rank_fields: list[str] | None = None
     """Keys to rank structured documents on (see the class docstring)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -173,7 +177,7 @@ class TogetherRerank(_ClientSettings, BaseDocumentCompressor):
             body["top_n"] = min(top_n, len(documents))
         if rank_fields:
             body["rank_fields"] = list(rank_fields)
-        return RerankRequest.model_validate(body)
+        return validate_request(RerankRequest, body, type(self).__name__)
 
     def _resolve(
         self, top_n: int | _Unset | None, rank_fields: Sequence[str] | None
