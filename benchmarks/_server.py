@@ -103,6 +103,11 @@ def stream_body(chunks: int) -> bytes:
     return (text + "data: [DONE]\n\n").encode()
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # 1,000 concurrent clients may connect at once
+    daemon_threads = True
+
+
 class BenchServer:
     """The server; start on construction, ``stop()`` or use as a context manager.
 
@@ -128,8 +133,10 @@ class BenchServer:
         self.delays = dict(delays or {})
         self.embedding_dims = embedding_dims
         self.counts: Counter[str] = Counter()
+        self.connections = 0
+        """TCP connections accepted (a client that reuses its pool opens one)."""
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -220,6 +227,11 @@ def _make_handler(server: BenchServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server.connections += 1
 
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)

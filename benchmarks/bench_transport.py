@@ -4,11 +4,16 @@
     python benchmarks/bench_transport.py --profile    # also cProfile our two hot paths
 
 Targets:
-* (a) a non-streamed chat call through ``TogetherTransport.chat_completions`` costs at most
+* (a) a non-streamed chat call through ``TogetherTransport.chat.create`` costs at most
   10% more than ``httpx.Client.post(...).json()`` with the same pool settings (ratio of the
   per-call medians);
-* (b) reading a streamed chat answer through ``chat_completions_stream`` costs at most 5 µs
-  more per chunk than ``iter_lines()`` + ``json.loads`` (absolute difference of medians).
+* (b) reading a streamed chat answer through ``chat.stream`` costs at most 5 µs
+  more per chunk than ``iter_lines()`` + ``json.loads`` (absolute difference of medians);
+* (c) 50 sequential streams, each read to its end, open 1 connection;
+* (d) 1,000 concurrent async calls on one ``ChatTogether`` from a cold pool take at most 1.2x
+  the wall time of the same calls made behind an ``asyncio.Semaphore`` sized to the pool
+  (the ratio to raw httpx behind the same semaphore is printed beside it);
+* (e) decoding one 20 MiB SSE line costs at most 2x httpx ``iter_lines`` on the same bytes.
 
 Both contenders of a measure run in the same process against the same server, interleaved in
 shuffled order over several rounds after a warm-up; each round keeps the median of its
@@ -130,6 +135,20 @@ def run(args: argparse.Namespace) -> Report:
             extra <= CHUNK_EXTRA_TARGET_US,
         )
 
+        # (c) connection reuse by streams
+        server.connections = 0
+        fresh = TogetherTransport(api_key=KEY, base_url=server.base_url)
+        for _ in range(50):
+            for _chunk in fresh.chat.stream(STREAM_PAYLOAD):
+                pass
+        fresh.close()
+        report.add(
+            "(c) connections opened by 50 sequential streams",
+            str(server.connections),
+            "1",
+            server.connections == 1,
+        )
+
         # async twins, for information
         async_ratio, async_extra = asyncio.run(run_async(server, args))
         report.add(
@@ -149,8 +168,109 @@ def run(args: argparse.Namespace) -> Report:
         ours.close()
         if args.profile:
             profile(ours, server)
+    concurrency(report, args)
+    huge_line(report)
     report.add("wall time", f"{time.perf_counter() - started:.1f} s", "< 60 s", None)
     return report
+
+
+def concurrency(report: Report, args: argparse.Namespace) -> None:
+    """(d) over-subscription: 1,000 concurrent calls, each server answer taking 20 ms."""
+    try:
+        from together_integrations.langchain import ChatTogether
+    except ImportError:  # pragma: no cover - the [langchain] extra is missing
+        report.add("(d) 1,000 concurrent ainvoke", "skipped: no langchain-core", "-", None)
+        return
+    n, pool = args.concurrent, DEFAULT_MAX_CONNECTIONS
+
+    async def adapter(gate: asyncio.Semaphore | None, base_url: str) -> float:
+        llm = ChatTogether(
+            model=CHAT_MODEL,
+            api_key=KEY,
+            base_url=base_url,
+            transport=TogetherTransport(api_key=KEY, base_url=base_url, timeout=30),
+        )
+
+        async def one() -> None:
+            if gate is None:
+                await llm.ainvoke("Hi")
+            else:
+                async with gate:
+                    await llm.ainvoke("Hi")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        return time.perf_counter() - started
+
+    async def raw(gate: asyncio.Semaphore, base_url: str) -> float:
+        async with httpx.AsyncClient(**pool_settings()) as client:
+            headers = {"Authorization": f"Bearer {KEY}"}
+
+            async def one() -> None:
+                async with gate:
+                    r = await client.post(
+                        base_url + "/chat/completions", json=PAYLOAD, headers=headers
+                    )
+                    r.json()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(n)))
+            return time.perf_counter() - started
+
+    results: dict[str, list[float]] = {"free": [], "gated": [], "raw": []}
+    for _ in range(args.concurrency_rounds):
+        with BenchServer(delay=0.02) as server:  # a cold pool per run
+            results["free"].append(asyncio.run(adapter(None, server.base_url)))
+        with BenchServer(delay=0.02) as server:
+            gate = asyncio.Semaphore(pool)  # binds to the running loop on first use
+            results["gated"].append(asyncio.run(adapter(gate, server.base_url)))
+        with BenchServer(delay=0.02) as server:
+            results["raw"].append(asyncio.run(raw(asyncio.Semaphore(pool), server.base_url)))
+    free, gated, raw_time = (statistics.median(results[k]) for k in ("free", "gated", "raw"))
+    ratio = free / gated
+    report.add(
+        f"(d) {n} concurrent ChatTogether.ainvoke, cold pool: vs behind Semaphore({pool})",
+        f"{free:.2f} s vs {gated:.2f} s = {ratio:.2f}x (raw httpx gated: {raw_time:.2f} s, "
+        f"{free / raw_time:.2f}x)",
+        "ratio <= 1.20",
+        ratio <= 1.20,
+    )
+
+
+class _Chunks(httpx.SyncByteStream):
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    def __iter__(self) -> Any:
+        for i in range(0, len(self.data), self.size):
+            yield self.data[i : i + self.size]
+
+
+def huge_line(report: Report) -> None:
+    """(e) one 20 MiB event line, arriving in 64 KiB network chunks."""
+    from together_integrations._streaming import SSEDecoder
+
+    payload = b"data: " + b"x" * (20 << 20) + b"\n\n"
+
+    def ours() -> None:
+        decoder = SSEDecoder()
+        for i in range(0, len(payload), 1 << 16):
+            decoder.feed(payload[i : i + (1 << 16)])
+
+    def theirs() -> None:
+        response = httpx.Response(200, stream=_Chunks(payload, 1 << 16))
+        for _line in response.iter_lines():
+            pass
+
+    timings = interleaved({"ours": ours, "httpx": theirs}, rounds=5, repeat=1, warmup=1)
+    ratio = timings["ours"].median / timings["httpx"].median
+    report.add(
+        "(e) one 20 MiB SSE line: SSEDecoder vs httpx iter_lines",
+        f"{timings['ours'].median / 1e6:.0f} vs {timings['httpx'].median / 1e6:.0f} ms "
+        f"= {ratio:.2f}x",
+        "ratio <= 2",
+        ratio <= 2.0,
+    )
 
 
 async def run_async(server: BenchServer, args: argparse.Namespace) -> tuple[float, float]:
@@ -217,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=60, help="chat calls per round")
     parser.add_argument("--streams", type=int, default=10, help="streams per round")
     parser.add_argument("--chunks", type=int, default=200, help="chunks per stream")
+    parser.add_argument("--concurrent", type=int, default=1000, help="calls in (d)")
+    parser.add_argument("--concurrency-rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     report = run(args)
