@@ -10,26 +10,13 @@ No network socket may be opened unless a test is marked ``network``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pytest_socket import disable_socket, enable_socket
 
 from together_integrations import TogetherTransport
 from together_integrations.llama_index.embeddings import DEFAULT_EMBEDDING_MODEL
 from together_integrations.testing import TogetherEmulator
-
-
-@pytest.fixture(autouse=True)
-def _no_network(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.node.get_closest_marker("network") is not None:
-        yield
-        return
-    # AF_UNIX stays allowed for asyncio's self-pipe.
-    disable_socket(allow_unix_socket=True)
-    yield
-    enable_socket()
 
 
 @pytest.fixture

@@ -1,20 +1,10 @@
-"""Unit tests never open a network socket (AF_UNIX stays allowed for asyncio's self-pipe)."""
+"""Helpers for the transport tests (the no-socket guard is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pytest_socket import disable_socket, enable_socket
-
-
-@pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
-    disable_socket(allow_unix_socket=True)
-    yield
-    enable_socket()
-
 
 # ---------------------------------------------------------------- transport test helpers
 
@@ -22,7 +12,7 @@ def _no_network() -> Iterator[None]:
 @pytest.fixture(params=[False, True], ids=["sync", "async"])
 def api(request: pytest.FixtureRequest) -> Any:
     """One test body for both twins: ``api.call(t, "chat.create", body)`` runs
-    ``t.chat_completions`` or ``asyncio.run(t.chat.acreate(...))``."""
+    ``t.chat.create`` or ``asyncio.run(t.chat.acreate(...))``."""
     from .fixtures.mock import Api
 
     return Api(is_async=bool(request.param))
