@@ -59,6 +59,19 @@ from .completions import (
     CompletionRequest,
 )
 from .embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
+from .endpoints import (
+    Autoscaling,
+    DedicatedEndpoint,
+    EndpointCreateRequest,
+    EndpointList,
+    EndpointState,
+    EndpointUpdateRequest,
+    Hardware,
+    HardwareAvailability,
+    HardwareList,
+    HardwarePricing,
+    HardwareSpecs,
+)
 from .errors import ErrorBody, ErrorDetail, error_message_text, parse_error_body
 from .files import (
     FileDeleted,
@@ -110,6 +123,7 @@ from .videos import (
 __all__ = [
     "AssistantMessage",
     "AudioRef",
+    "Autoscaling",
     "BatchCreateRequest",
     "BatchCreateResponse",
     "BatchInputLine",
@@ -131,9 +145,14 @@ __all__ = [
     "CompletionChunkChoice",
     "CompletionRequest",
     "DPOTrainingMethod",
+    "DedicatedEndpoint",
     "Embedding",
     "EmbeddingRequest",
     "EmbeddingResponse",
+    "EndpointCreateRequest",
+    "EndpointList",
+    "EndpointState",
+    "EndpointUpdateRequest",
     "ErrorBody",
     "ErrorDetail",
     "FileDeleted",
@@ -155,6 +174,11 @@ __all__ = [
     "FullTrainingType",
     "FunctionCall",
     "FunctionDefinition",
+    "Hardware",
+    "HardwareAvailability",
+    "HardwareList",
+    "HardwarePricing",
+    "HardwareSpecs",
     "ImageData",
     "ImageGenerationRequest",
     "ImageResponse",
