@@ -43,10 +43,15 @@ from together_integrations.schemas import (
     LoraTrainingType,
     LRScheduler,
     LRSchedulerArgs,
+    ModelVoices,
     SFTTrainingMethod,
+    TranscriptionRequest,
+    TranslationRequest,
     VideoCreateRequest,
     VideoJob,
     VideoStatus,
+    Voice,
+    VoiceList,
     parse_batch_create,
     parse_batch_list,
 )
@@ -929,3 +934,53 @@ def test_hardware_list() -> None:
     assert hw.pricing is not None and hw.pricing.cents_per_minute == 5.42
     assert hw.specs is not None and (hw.specs.gpu_count, hw.specs.gpu_memory) == (2, 80.0)
     assert hw.availability is not None and hw.availability.status == "available"
+
+
+# --------------------------------------------------------------------------- audio additions
+
+
+def test_voice_list() -> None:
+    body = {
+        "data": [
+            {
+                "model": "cartesia/sonic-2",
+                "voices": [
+                    {"id": "v-1", "name": "helpful woman"},
+                    {"id": "v-2", "name": "narrator"},
+                ],
+            },
+            {
+                "model": "hexgrad/Kokoro-82M",
+                "voices": [{"id": "af_alloy", "name": "af_alloy", "lang": "en"}],
+            },
+        ]
+    }
+    listed = VoiceList.model_validate_json(dumps(body))
+    assert [m.model for m in listed.data] == ["cartesia/sonic-2", "hexgrad/Kokoro-82M"]
+    first = listed.data[0]
+    assert isinstance(first, ModelVoices) and isinstance(first.voices[0], Voice)
+    assert [v.name for v in first.voices] == ["helpful woman", "narrator"]
+    assert listed.data[1].voices[0].model_extra == {"lang": "en"}
+
+
+def test_translation_request_form_has_no_diarization() -> None:
+    req = TranslationRequest(
+        model="openai/whisper-large-v3",
+        response_format="verbose_json",
+        temperature=0.0,
+        timestamp_granularities=["segment", "word"],
+    )
+    assert req.to_form() == [
+        ("model", "openai/whisper-large-v3"),
+        ("response_format", "verbose_json"),
+        ("temperature", "0.0"),
+        ("timestamp_granularities", "segment"),
+        ("timestamp_granularities", "word"),
+    ]
+    assert "diarize" not in TranslationRequest.model_fields
+    assert TranslationRequest().to_form() == []
+
+
+def test_transcription_request_still_sends_diarization_fields() -> None:
+    form = TranscriptionRequest(diarize=True, min_speakers=2).to_form()
+    assert form == [("diarize", "true"), ("min_speakers", "2")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._base import RequestModel, WireModel
 from .audio import (
+    ModelVoices,
     SpeechChunk,
     SpeechRequest,
     SpeechResponse,
@@ -11,6 +12,9 @@ from .audio import (
     TranscriptionRequest,
     TranscriptionSegment,
     TranscriptionWord,
+    TranslationRequest,
+    Voice,
+    VoiceList,
 )
 from .batches import (
     BatchCreateRequest,
@@ -193,6 +197,7 @@ __all__ = [
     "LoraTrainingType",
     "ModelInfo",
     "ModelPricing",
+    "ModelVoices",
     "MultimodalParams",
     "OpenAILogprobs",
     "ReasoningOptions",
@@ -214,6 +219,7 @@ __all__ = [
     "TranscriptionRequest",
     "TranscriptionSegment",
     "TranscriptionWord",
+    "TranslationRequest",
     "Usage",
     "VideoCreateRequest",
     "VideoError",
@@ -224,6 +230,8 @@ __all__ = [
     "VideoOutputs",
     "VideoRef",
     "VideoStatus",
+    "Voice",
+    "VoiceList",
     "Warning",
     "WireModel",
     "error_message_text",
