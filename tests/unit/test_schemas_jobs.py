@@ -591,8 +591,8 @@ def _ft_request() -> FineTuneRequest:
     return FineTuneRequest(
         training_file="file-train",
         model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
-        wandb_api_key=WANDB_KEY,  # type: ignore[arg-type]
-        hf_api_token=HF_TOKEN,  # type: ignore[arg-type]
+        wandb_api_key=WANDB_KEY,
+        hf_api_token=HF_TOKEN,
         training_type=LoraTrainingType(lora_r=8, lora_alpha=16),
         training_method=DPOTrainingMethod(dpo_beta=0.1),
         lr_scheduler=LRScheduler(
@@ -777,7 +777,7 @@ def test_video_request_nests_media_and_drops_unset() -> None:
     req = VideoCreateRequest(
         model="m",
         prompt="a cat",
-        output_format="webm",  # type: ignore[arg-type]
+        output_format="webm",
         media=VideoMedia(
             frame_images=[
                 VideoFrameImage(input_image="https://x/first.png", frame=0),
