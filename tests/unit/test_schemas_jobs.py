@@ -12,12 +12,18 @@ import pytest
 from pydantic import SecretStr
 
 from together_integrations.schemas import (
+    Autoscaling,
     BatchCreateRequest,
     BatchInputLine,
     BatchJob,
     BatchOutputLine,
     BatchStatus,
+    DedicatedEndpoint,
     DPOTrainingMethod,
+    EndpointCreateRequest,
+    EndpointList,
+    EndpointState,
+    EndpointUpdateRequest,
     FileDeleted,
     FileList,
     FileObject,
@@ -32,13 +38,20 @@ from together_integrations.schemas import (
     FineTuneRequest,
     FineTuneStatus,
     FullTrainingType,
+    Hardware,
+    HardwareList,
     LoraTrainingType,
     LRScheduler,
     LRSchedulerArgs,
+    ModelVoices,
     SFTTrainingMethod,
+    TranscriptionRequest,
+    TranslationRequest,
     VideoCreateRequest,
     VideoJob,
     VideoStatus,
+    Voice,
+    VoiceList,
     parse_batch_create,
     parse_batch_list,
 )
@@ -578,8 +591,8 @@ def _ft_request() -> FineTuneRequest:
     return FineTuneRequest(
         training_file="file-train",
         model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
-        wandb_api_key=WANDB_KEY,  # type: ignore[arg-type]
-        hf_api_token=HF_TOKEN,  # type: ignore[arg-type]
+        wandb_api_key=WANDB_KEY,
+        hf_api_token=HF_TOKEN,
         training_type=LoraTrainingType(lora_r=8, lora_alpha=16),
         training_method=DPOTrainingMethod(dpo_beta=0.1),
         lr_scheduler=LRScheduler(
@@ -764,7 +777,7 @@ def test_video_request_nests_media_and_drops_unset() -> None:
     req = VideoCreateRequest(
         model="m",
         prompt="a cat",
-        output_format="webm",  # type: ignore[arg-type]
+        output_format="webm",
         media=VideoMedia(
             frame_images=[
                 VideoFrameImage(input_image="https://x/first.png", frame=0),
@@ -795,3 +808,179 @@ def test_video_request_rejects_out_of_range_values(bad: dict[str, Any]) -> None:
 
     with pytest.raises(ValidationError):
         VideoCreateRequest.model_validate({"model": "m", **bad})
+
+
+# --------------------------------------------------------------------------- dedicated endpoints
+
+
+def _endpoint(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "object": "endpoint",
+        "id": "endpoint-d23901de-ef8f-44bf-b3e7-de9c1ca8f2d7",
+        "name": "devuser/Qwen/Qwen3-8B-a32b82a1",
+        "display_name": "My Qwen endpoint",
+        "model": "Qwen/Qwen3-8B",
+        "hardware": "1x_nvidia_h100_80gb_sxm",
+        "type": "dedicated",
+        "owner": "devuser",
+        "state": "STARTING",
+        "autoscaling": {"min_replicas": 1, "max_replicas": 2},
+        "created_at": "2024-01-15T14:30:00.000Z",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_endpoint_reads_the_spec_shape() -> None:
+    ep = DedicatedEndpoint.model_validate_json(dumps(_endpoint()))
+    assert ep.state is EndpointState.STARTING and ep.created_at == T0
+    assert isinstance(ep.autoscaling, Autoscaling) and ep.autoscaling.max_replicas == 2
+    assert ep.name == "devuser/Qwen/Qwen3-8B-a32b82a1" and ep.model_extra == {}
+
+
+def test_endpoint_list_reads_serverless_items_and_bare_arrays() -> None:
+    serverless = {
+        "object": "endpoint",
+        "id": "endpoint-s1",
+        "name": "allenai/OLMo-7B",
+        "model": "allenai/OLMo-7B",
+        "type": "serverless",
+        "owner": "together",
+        "state": "STARTED",
+        "created_at": T0_EPOCH,
+    }
+    listed = EndpointList.model_validate_json(dumps({"object": "list", "data": [serverless]}))
+    assert listed.data[0].autoscaling is None and listed.data[0].created_at == T0
+    assert EndpointList.model_validate([_endpoint()]).data[0].state is EndpointState.STARTING
+
+
+@pytest.mark.parametrize(
+    ("state", "terminal", "failed"),
+    [
+        ("PENDING", False, False),
+        ("STARTING", False, False),
+        ("STARTED", True, False),
+        ("STOPPING", False, False),
+        ("STOPPED", True, False),
+        ("ERROR", True, True),
+    ],
+)
+def test_endpoint_poller_interface(state: str, terminal: bool, failed: bool) -> None:
+    ep = DedicatedEndpoint.model_validate(_endpoint(state=state.lower()))
+    assert (ep.is_terminal, ep.is_failed, ep.status_text) == (terminal, failed, state)
+    assert ep.progress_fraction is None
+
+
+def test_endpoint_states_are_all_classified_and_unknown_is_not_terminal() -> None:
+    assert len(EndpointState) == 6
+    assert DedicatedEndpoint.FAILED_STATUSES < DedicatedEndpoint.TERMINAL_STATUSES
+    ep = DedicatedEndpoint.model_validate(_endpoint(state="SCALING"))
+    assert ep.state == "SCALING" and not ep.is_terminal and not ep.is_failed
+
+
+def test_endpoint_failure_message_from_an_attached_error() -> None:
+    failed = DedicatedEndpoint.model_validate(_endpoint(state="ERROR", error="no capacity"))
+    assert failed.failure_message == "no capacity"
+    assert DedicatedEndpoint.model_validate(_endpoint(state="ERROR")).failure_message is None
+
+
+def test_endpoint_requests() -> None:
+    create = EndpointCreateRequest(
+        model="Qwen/Qwen3-8B",
+        hardware="1x_nvidia_h100_80gb_sxm",
+        autoscaling=Autoscaling(min_replicas=1, max_replicas=2),
+        inactive_timeout=60,
+    )
+    assert create.to_wire() == {
+        "model": "Qwen/Qwen3-8B",
+        "hardware": "1x_nvidia_h100_80gb_sxm",
+        "autoscaling": {"min_replicas": 1, "max_replicas": 2},
+        "inactive_timeout": 60,
+    }
+    assert EndpointUpdateRequest(state="STOPPED").to_wire() == {"state": "STOPPED"}
+    assert EndpointUpdateRequest(inactive_timeout=0).to_wire() == {"inactive_timeout": 0}
+
+
+def test_endpoint_create_requires_autoscaling_and_a_known_state() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        EndpointCreateRequest.model_validate({"model": "m", "hardware": "h"})
+    with pytest.raises(ValidationError):
+        EndpointUpdateRequest.model_validate({"state": "PAUSED"})
+
+
+def test_hardware_list() -> None:
+    body = {
+        "object": "list",
+        "data": [
+            {
+                "object": "hardware",
+                "id": "2x_nvidia_a100_80gb_sxm",
+                "pricing": {"cents_per_minute": 5.42},
+                "specs": {
+                    "gpu_type": "a100-80gb",
+                    "gpu_link": "sxm",
+                    "gpu_memory": 80,
+                    "gpu_count": 2,
+                },
+                "availability": {"status": "available"},
+                "updated_at": "2024-01-15T14:30:00Z",
+            }
+        ],
+    }
+    hw = HardwareList.model_validate_json(dumps(body)).data[0]
+    assert isinstance(hw, Hardware) and hw.updated_at == T0
+    assert hw.pricing is not None and hw.pricing.cents_per_minute == 5.42
+    assert hw.specs is not None and (hw.specs.gpu_count, hw.specs.gpu_memory) == (2, 80.0)
+    assert hw.availability is not None and hw.availability.status == "available"
+
+
+# --------------------------------------------------------------------------- audio additions
+
+
+def test_voice_list() -> None:
+    body = {
+        "data": [
+            {
+                "model": "cartesia/sonic-2",
+                "voices": [
+                    {"id": "v-1", "name": "helpful woman"},
+                    {"id": "v-2", "name": "narrator"},
+                ],
+            },
+            {
+                "model": "hexgrad/Kokoro-82M",
+                "voices": [{"id": "af_alloy", "name": "af_alloy", "lang": "en"}],
+            },
+        ]
+    }
+    listed = VoiceList.model_validate_json(dumps(body))
+    assert [m.model for m in listed.data] == ["cartesia/sonic-2", "hexgrad/Kokoro-82M"]
+    first = listed.data[0]
+    assert isinstance(first, ModelVoices) and isinstance(first.voices[0], Voice)
+    assert [v.name for v in first.voices] == ["helpful woman", "narrator"]
+    assert listed.data[1].voices[0].model_extra == {"lang": "en"}
+
+
+def test_translation_request_form_has_no_diarization() -> None:
+    req = TranslationRequest(
+        model="openai/whisper-large-v3",
+        response_format="verbose_json",
+        temperature=0.0,
+        timestamp_granularities=["segment", "word"],
+    )
+    assert req.to_form() == [
+        ("model", "openai/whisper-large-v3"),
+        ("response_format", "verbose_json"),
+        ("temperature", "0.0"),
+        ("timestamp_granularities", "segment"),
+        ("timestamp_granularities", "word"),
+    ]
+    assert "diarize" not in TranslationRequest.model_fields
+    assert TranslationRequest().to_form() == []
+
+
+def test_transcription_request_still_sends_diarization_fields() -> None:
+    form = TranscriptionRequest(diarize=True, min_speakers=2).to_form()
+    assert form == [("diarize", "true"), ("min_speakers", "2")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._base import RequestModel, WireModel
 from .audio import (
+    ModelVoices,
     SpeechChunk,
     SpeechRequest,
     SpeechResponse,
@@ -11,6 +12,9 @@ from .audio import (
     TranscriptionRequest,
     TranscriptionSegment,
     TranscriptionWord,
+    TranslationRequest,
+    Voice,
+    VoiceList,
 )
 from .batches import (
     BatchCreateRequest,
@@ -59,6 +63,19 @@ from .completions import (
     CompletionRequest,
 )
 from .embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
+from .endpoints import (
+    Autoscaling,
+    DedicatedEndpoint,
+    EndpointCreateRequest,
+    EndpointList,
+    EndpointState,
+    EndpointUpdateRequest,
+    Hardware,
+    HardwareAvailability,
+    HardwareList,
+    HardwarePricing,
+    HardwareSpecs,
+)
 from .errors import ErrorBody, ErrorDetail, error_message_text, parse_error_body
 from .files import (
     FileDeleted,
@@ -110,6 +127,7 @@ from .videos import (
 __all__ = [
     "AssistantMessage",
     "AudioRef",
+    "Autoscaling",
     "BatchCreateRequest",
     "BatchCreateResponse",
     "BatchInputLine",
@@ -131,9 +149,14 @@ __all__ = [
     "CompletionChunkChoice",
     "CompletionRequest",
     "DPOTrainingMethod",
+    "DedicatedEndpoint",
     "Embedding",
     "EmbeddingRequest",
     "EmbeddingResponse",
+    "EndpointCreateRequest",
+    "EndpointList",
+    "EndpointState",
+    "EndpointUpdateRequest",
     "ErrorBody",
     "ErrorDetail",
     "FileDeleted",
@@ -155,6 +178,11 @@ __all__ = [
     "FullTrainingType",
     "FunctionCall",
     "FunctionDefinition",
+    "Hardware",
+    "HardwareAvailability",
+    "HardwareList",
+    "HardwarePricing",
+    "HardwareSpecs",
     "ImageData",
     "ImageGenerationRequest",
     "ImageResponse",
@@ -169,6 +197,7 @@ __all__ = [
     "LoraTrainingType",
     "ModelInfo",
     "ModelPricing",
+    "ModelVoices",
     "MultimodalParams",
     "OpenAILogprobs",
     "ReasoningOptions",
@@ -190,6 +219,7 @@ __all__ = [
     "TranscriptionRequest",
     "TranscriptionSegment",
     "TranscriptionWord",
+    "TranslationRequest",
     "Usage",
     "VideoCreateRequest",
     "VideoError",
@@ -200,6 +230,8 @@ __all__ = [
     "VideoOutputs",
     "VideoRef",
     "VideoStatus",
+    "Voice",
+    "VoiceList",
     "Warning",
     "WireModel",
     "error_message_text",

@@ -1,4 +1,5 @@
-"""Audio: ``POST /audio/speech`` (binary or SSE) and ``POST /audio/transcriptions`` (multipart).
+"""Audio: ``POST /audio/speech`` (binary or SSE), ``GET /voices``, and
+``POST /audio/transcriptions`` / ``POST /audio/translations`` (multipart).
 
 No real traffic was recorded for these; shapes follow the spec and the official SDK.
 """
@@ -47,7 +48,41 @@ class SpeechChunk(WireModel):
         return base64.b64decode(self.b64)
 
 
-class TranscriptionRequest(RequestModel):
+class Voice(WireModel):
+    """One voice of a speech model (pass its ``id`` or ``name`` as ``voice``)."""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class ModelVoices(WireModel):
+    """A speech model and its voices."""
+
+    model: str = ""
+    voices: list[Voice] = Field(default_factory=list)
+
+
+class VoiceList(WireModel):
+    """``GET /voices``: ``{"data": [{"model", "voices": [{"id", "name"}]}]}``."""
+
+    data: list[ModelVoices] = Field(default_factory=list)
+
+
+class _FormFields(RequestModel):
+    """Form fields of a multipart audio upload (the file goes separately)."""
+
+    def to_form(self) -> list[tuple[str, str]]:
+        """Return the fields as multipart form pairs (lists repeat the key)."""
+        pairs: list[tuple[str, str]] = []
+        for key, value in self.to_wire().items():
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+                pairs.append((key, text))
+        return pairs
+
+
+class TranscriptionRequest(_FormFields):
     """The form fields of a ``POST /audio/transcriptions`` upload (the file goes separately)."""
 
     model: str | None = None
@@ -60,15 +95,18 @@ class TranscriptionRequest(RequestModel):
     min_speakers: int | None = None
     max_speakers: int | None = None
 
-    def to_form(self) -> list[tuple[str, str]]:
-        """Return the fields as multipart form pairs (lists repeat the key)."""
-        pairs: list[tuple[str, str]] = []
-        for key, value in self.to_wire().items():
-            values = value if isinstance(value, list) else [value]
-            for item in values:
-                text = ("true" if item else "false") if isinstance(item, bool) else str(item)
-                pairs.append((key, text))
-        return pairs
+
+class TranslationRequest(_FormFields):
+    """The form fields of a ``POST /audio/translations`` upload: a transcription's fields
+    without diarization. The output is English; the response parses as
+    :class:`Transcription` (``task: "translate"``)."""
+
+    model: str | None = None
+    language: str | None = None
+    prompt: str | None = None
+    response_format: Literal["json", "verbose_json"] | None = None
+    temperature: float | None = None
+    timestamp_granularities: list[Literal["segment", "word"]] | None = None
 
 
 class TranscriptionSegment(WireModel):
