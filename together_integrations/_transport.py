@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         Chat,
         Completions,
         Embeddings,
+        Endpoints,
         Files,
         FineTuning,
         Images,
@@ -197,6 +198,9 @@ class TogetherTransport(BaseTransport):
     batches: _resource[Batches] = _resource("together_integrations.resources.batches.Batches")
     fine_tuning: _resource[FineTuning] = _resource(
         "together_integrations.resources.fine_tuning.FineTuning"
+    )
+    endpoints: _resource[Endpoints] = _resource(
+        "together_integrations.resources.endpoints.Endpoints"
     )
     models: _resource[Models] = _resource("together_integrations.resources.models.Models")
 

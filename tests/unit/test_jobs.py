@@ -214,3 +214,69 @@ def test_videos_live_under_v2_and_finish_with_a_url(api: Api) -> None:
     assert final.outputs is not None and final.outputs.video_url == "https://cdn/v.mp4"
     assert [r.url.path for r in script.requests] == ["/v2/videos", "/v2/videos/v-1"]
     assert json.loads(script.requests[0].content)["seconds"] == "8"
+
+
+ENDPOINT = {
+    "id": "endpoint-1",
+    "name": "me/llama-dedicated",
+    "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    "hardware": "1x_nvidia_h100_80gb_sxm",
+    "type": "dedicated",
+    "state": "PENDING",
+    "autoscaling": {"min_replicas": 1, "max_replicas": 1},
+}
+
+
+def test_an_endpoint_is_created_once_started_and_waited_for(api: Api, sleeps: list[float]) -> None:
+    script = Script(
+        httpx.ReadTimeout("slow"),  # the create may have reached the server: not re-sent
+        json_response(200, ENDPOINT),
+    )
+    request = {
+        "model": ENDPOINT["model"],
+        "hardware": ENDPOINT["hardware"],
+        "autoscaling": {"min_replicas": 1, "max_replicas": 1},
+    }
+    with pytest.raises(APITimeoutError):
+        api.call(script.transport(), "endpoints.create", request)
+    assert script.calls == 1
+
+    script = Script(
+        json_response(200, {**ENDPOINT, "state": "STARTING"}),
+        json_response(200, {**ENDPOINT, "state": "STARTED"}),
+        json_response(200, {**ENDPOINT, "state": "STOPPED"}),
+    )
+    transport = script.transport()
+    done = wait(api, transport.endpoints, "endpoint-1", clock=FakeClock())
+    assert done.status_text == "STARTED"
+    stopped = api.call(transport, "endpoints.update", "endpoint-1", {"state": "STOPPED"})
+    assert stopped.status_text == "STOPPED"
+    patch = script.requests[-1]
+    assert patch.method == "PATCH" and json.loads(patch.content) == {"state": "STOPPED"}
+
+
+def test_endpoint_list_hardware_and_delete(api: Api) -> None:
+    hardware = {
+        "id": "1x_nvidia_h100_80gb_sxm",
+        "pricing": {"cents_per_minute": 5.5},
+        "specs": {"gpu_type": "h100", "gpu_count": 1, "gpu_memory": 80},
+        "availability": {"status": "available"},
+    }
+    script = Script(
+        json_response(200, {"object": "list", "data": [ENDPOINT]}),
+        json_response(200, {"data": [hardware]}),
+        httpx.Response(204),
+    )
+    transport = script.transport()
+    assert [e.id for e in api.call(transport, "endpoints.list", type="dedicated")] == ["endpoint-1"]
+    assert api.call(transport, "endpoints.hardware", model="m")[0].id == hardware["id"]
+    assert api.call(transport, "endpoints.delete", "endpoint-1") is None
+    first, second, third = script.requests
+    assert first.url.params["type"] == "dedicated" and second.url.params["model"] == "m"
+    assert (third.method, third.url.path) == ("DELETE", "/v1/endpoints/endpoint-1")
+
+
+def test_an_endpoint_in_error_fails_the_wait(api: Api) -> None:
+    script = Script(json_response(200, {**ENDPOINT, "state": "ERROR"}))
+    with pytest.raises(JobFailedError):
+        wait(api, script.transport().endpoints, "endpoint-1", clock=FakeClock())

@@ -324,3 +324,25 @@ def test_transcription_of_a_missing_file_is_refused_before_sending(
     with pytest.raises(TogetherConfigError, match="not found"):
         api.call(script.transport(), "audio.transcribe", tmp_path / "missing.wav")
     assert script.calls == 0
+
+
+def test_translation_is_multipart_and_voices_are_listed(api: Api) -> None:
+    voices = {
+        "data": [
+            {"model": "canopylabs/orpheus-3b-0.1-ft", "voices": [{"id": "tara", "name": "tara"}]}
+        ]
+    }
+    script = Script(
+        json_response(200, {"task": "translate", "text": "hello", "language": "fr"}),
+        json_response(200, voices),
+    )
+    transport = script.transport()
+    reply = api.call(
+        transport, "audio.translate", ("a.wav", b"RIFF"), {"model": "openai/whisper-large-v3"}
+    )
+    assert reply.text == "hello" and reply.task == "translate"
+    sent = script.requests[0]
+    assert sent.url.path == "/v1/audio/translations"
+    assert sent.headers["content-type"].startswith("multipart/form-data")
+    listed = api.call(transport, "audio.voices")
+    assert listed.data[0].voices[0].id == "tara"

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .chat import Chat
     from .completions import Completions
     from .embeddings import Embeddings
+    from .endpoints import Endpoints
     from .files import Files
     from .fine_tuning import FineTuning
     from .images import Images
@@ -27,6 +28,7 @@ __all__ = [
     "Chat",
     "Completions",
     "Embeddings",
+    "Endpoints",
     "Files",
     "FineTuning",
     "Images",

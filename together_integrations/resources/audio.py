@@ -16,6 +16,8 @@ from together_integrations.schemas import (
     SpeechResponse,
     Transcription,
     TranscriptionRequest,
+    TranslationRequest,
+    VoiceList,
 )
 
 from ._base import Resource, as_request
@@ -27,6 +29,7 @@ AudioFile = bytes | str | Path | tuple[str, bytes] | IO[bytes]
 
 _PARSE_TRANSCRIPTION = json_parser(Transcription)
 _PARSE_SPEECH_CHUNK = chunk_parser(SpeechChunk)
+_PARSE_VOICES = json_parser(VoiceList)
 
 
 def _never_final(_: Any) -> bool:
@@ -146,21 +149,29 @@ class Audio(Resource):
     def translate(
         self,
         file: AudioFile,
-        request: TranscriptionRequest | Mapping[str, Any] | None = None,
+        request: TranslationRequest | Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> Transcription:
         """``POST /audio/translations`` (multipart): the speech as English text."""
-        form = as_request(TranscriptionRequest, request or {}).to_form()
+        form = as_request(TranslationRequest, request or {}).to_form()
         call = _upload_call("/audio/translations", file, form)
         return self._transport.request(call, _PARSE_TRANSCRIPTION, options)
 
     async def atranslate(
         self,
         file: AudioFile,
-        request: TranscriptionRequest | Mapping[str, Any] | None = None,
+        request: TranslationRequest | Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> Transcription:
         """Async :meth:`translate`."""
-        form = as_request(TranscriptionRequest, request or {}).to_form()
+        form = as_request(TranslationRequest, request or {}).to_form()
         call = _upload_call("/audio/translations", file, form)
         return await self._transport.arequest(call, _PARSE_TRANSCRIPTION, options)
+
+    def voices(self, *, options: RequestOptions | None = None) -> VoiceList:
+        """``GET /voices``: the voices of each speech model."""
+        return self._transport.request(Call("GET", "/voices"), _PARSE_VOICES, options)
+
+    async def avoices(self, *, options: RequestOptions | None = None) -> VoiceList:
+        """Async :meth:`voices`."""
+        return await self._transport.arequest(Call("GET", "/voices"), _PARSE_VOICES, options)
