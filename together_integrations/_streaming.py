@@ -20,6 +20,7 @@ Rules the wrappers keep:
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -143,8 +144,6 @@ def _is_error_data(data: str) -> bool:
     # Cheap first: a content delta that merely mentions "error" has it escaped (\"error\").
     if '"error"' not in data or not data.lstrip().startswith("{"):
         return False
-    import json
-
     try:
         value = json.loads(data)
     except ValueError:

@@ -8,8 +8,9 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from together_integrations._base_transport import Call, RequestOptions, json_parser
 from together_integrations._downloads import split_lines
@@ -72,6 +73,29 @@ def _content_call(file_id: str) -> Call:
         f"/files/{path_param('file_id', file_id)}/content",
         headers={"Accept": "application/octet-stream"},
     )
+
+
+def _presigned_put(
+    started: Any, source: UploadSource, content: Callable[[], Any], allow_insecure_http: bool
+) -> tuple[Call, str]:
+    """The PUT of the bytes to the URL the 302 named, and the file id to finish with."""
+    url = check_presigned_url(
+        started.headers.get("location"), allow_insecure_http=allow_insecure_http
+    )
+    file_id = started.headers.get("x-together-file-id")
+    if not file_id:
+        raise TogetherConfigError(
+            "The upload redirect named no file id (X-Together-File-Id); cannot finish it."
+        )
+    put = Call(
+        "PUT",
+        url,
+        root="",
+        authenticated=False,
+        content=content,
+        headers={"Content-Length": str(source.size)},
+    )
+    return put, file_id
 
 
 def _already_there(error: ConflictError) -> str:
@@ -160,22 +184,7 @@ class Files(Resource):
                 return self.retrieve(_already_there(conflict), options=options)
         if started.status_code < 300:
             return t.parse(_PARSE, started, started.content)
-        url = check_presigned_url(
-            started.headers.get("location"), allow_insecure_http=t.allow_insecure_http
-        )
-        file_id = started.headers.get("x-together-file-id")
-        if not file_id:
-            raise TogetherConfigError(
-                "The upload redirect named no file id (X-Together-File-Id); cannot finish it."
-            )
-        put = Call(
-            "PUT",
-            url,
-            root="",
-            authenticated=False,
-            content=source.chunks,
-            headers={"Content-Length": str(source.size)},
-        )
+        put, file_id = _presigned_put(started, source, source.chunks, t.allow_insecure_http)
         t.send(put, options)
         return t.request(_preprocess_call(file_id), _PARSE, options)
 
@@ -205,22 +214,7 @@ class Files(Resource):
                 return await self.aretrieve(_already_there(conflict), options=options)
         if started.status_code < 300:
             return t.parse(_PARSE, started, started.content)
-        url = check_presigned_url(
-            started.headers.get("location"), allow_insecure_http=t.allow_insecure_http
-        )
-        file_id = started.headers.get("x-together-file-id")
-        if not file_id:
-            raise TogetherConfigError(
-                "The upload redirect named no file id (X-Together-File-Id); cannot finish it."
-            )
-        put = Call(
-            "PUT",
-            url,
-            root="",
-            authenticated=False,
-            content=source.achunks,
-            headers={"Content-Length": str(source.size)},
-        )
+        put, file_id = _presigned_put(started, source, source.achunks, t.allow_insecure_http)
         await t.asend(put, options)
         return await t.arequest(_preprocess_call(file_id), _PARSE, options)
 
