@@ -33,6 +33,7 @@ from ._jobs import Clock, PollPolicy, SystemClock
 from ._streaming import AsyncStream, ServerSentEvent, SSEDecoder, Stream
 from ._transport import RequestOptions, TogetherTransport
 from ._version import __version__
+from .schemas import response_headers
 
 __all__ = [
     "APIConnectionError",
@@ -67,4 +68,5 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "get_model_capabilities",
+    "response_headers",
 ]

@@ -39,6 +39,7 @@ from ._exceptions import (
 )
 from ._retry import retry_delay
 from ._version import __version__
+from .schemas import WireModel
 
 __all__ = [
     "BaseTransport",
@@ -389,7 +390,7 @@ class BaseTransport:
         """Parse a successful body; what the API does not promise becomes
         :class:`APIResponseValidationError`, never a bare pydantic error."""
         try:
-            return parser(content)
+            result = parser(content)
         except (ValidationError, ValueError, TypeError, KeyError, IndexError) as exc:
             text = content.decode("utf-8", errors="replace")
             request = response.request
@@ -403,6 +404,9 @@ class BaseTransport:
                 method=request.method,
                 url=safe_url(request),
             ) from exc
+        if isinstance(result, WireModel):
+            result._response_headers = response.headers
+        return result
 
     def retry_after(
         self, error: APIError, attempt: int, options: RequestOptions, call: Call

@@ -775,3 +775,12 @@ def test_a_corrupt_gzip_body_is_a_typed_retried_error(api: Api, sleeps: list[flo
 def test_a_completion_without_choices_is_a_validation_error(api: Api, body: dict[str, Any]) -> None:
     with pytest.raises(APIResponseValidationError):
         api.call(Script(json_response(200, body)).transport(), "chat.create", BODY)
+
+
+def test_a_parsed_answer_keeps_its_response_headers(api: Api) -> None:
+    from together_integrations import response_headers
+
+    answer = json_response(200, wire.chat_completion(), **{"x-ratelimit-remaining": "59"})
+    reply = api.call(Script(answer).transport(), "chat.create", BODY)
+    assert response_headers(reply)["x-ratelimit-remaining"] == "59"
+    assert response_headers(object()) == {} and "x-ratelimit" not in repr(reply)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import RequestModel, WireModel
+from ._base import RequestModel, WireModel, response_headers
 from .audio import (
     ModelVoices,
     SpeechChunk,
@@ -240,4 +240,5 @@ __all__ = [
     "parse_batch_list",
     "parse_error_body",
     "parse_model_list",
+    "response_headers",
 ]

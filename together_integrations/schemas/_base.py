@@ -7,9 +7,10 @@ sends is lost. Requests allow extra fields too: that is how ``extra_body`` reach
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 
 class WireModel(BaseModel):
@@ -18,6 +19,16 @@ class WireModel(BaseModel):
     model_config = ConfigDict(
         extra="allow", populate_by_name=True, protected_namespaces=(), defer_build=True
     )
+
+    _response_headers: Mapping[str, str] | None = PrivateAttr(default=None)
+    """The headers of the response this object came from (set by the transport)."""
+
+
+def response_headers(obj: object) -> Mapping[str, str]:
+    """The HTTP headers of the response a parsed object came from (rate limits, request id);
+    empty for objects not read from a response."""
+    headers = getattr(obj, "_response_headers", None) if isinstance(obj, WireModel) else None
+    return headers if headers is not None else {}
 
 
 class RequestModel(BaseModel):
