@@ -1,4 +1,5 @@
-"""Speech (``/v1/audio/speech``) and transcription (``/v1/audio/transcriptions``)."""
+"""Speech (``/v1/audio/speech``), voices (``/v1/voices``), transcription and translation
+(``/v1/audio/transcriptions``, ``/v1/audio/translations``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ __all__ = ["register", "speech", "transcriptions"]
 def register(router: Router) -> None:
     router.add("POST", "/v1/audio/speech", speech, needs_model=True)
     router.add("POST", "/v1/audio/transcriptions", transcriptions)
+    router.add("POST", "/v1/audio/translations", translations)
+    router.add("GET", "/v1/voices", voices)
+
+
+VOICES = ("helpful woman", "calm man", "british narrator", "friendly reading man", "tara")
+"""Voice names the emulator lists (``GET /voices``) for every speech model."""
 
 
 def speech(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
@@ -44,6 +51,15 @@ def speech(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
 
 
 def transcriptions(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
+    return _transcribe(emu, request, "transcribe")
+
+
+def translations(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
+    """Like transcriptions, but the text is English whatever was spoken (``task: translate``)."""
+    return _transcribe(emu, request, "translate")
+
+
+def _transcribe(emu: TogetherEmulator, request: EmulatedRequest, task: str) -> EmulatedResponse:
     # A batch line arrives as JSON with the same field names (``file`` then being a URL).
     form = request.form or request.body
     wire = emu.wire
@@ -59,8 +75,8 @@ def transcriptions(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedR
     words = text.split()
     duration = round(0.4 * max(1, len(words)), 2)
     payload: dict[str, Any] = {
-        "task": "transcribe",
-        "language": form.get("language") or "en",
+        "task": task,
+        "language": "en" if task == "translate" else form.get("language") or "en",
         "duration": duration,
         "text": text,
         "segments": [{"id": 0, "start": 0.0, "end": duration, "text": text}],
@@ -71,3 +87,15 @@ def transcriptions(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedR
             for i, w in enumerate(words)
         ]
     return wire.ok(request_id, payload)
+
+
+def voices(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
+    data = [
+        {
+            "model": model_id,
+            "voices": [{"id": f"{model_id.split('/')[-1]}:{v}", "name": v} for v in VOICES],
+        }
+        for model_id, info in emu.models.items()
+        if info.get("type") == "audio"
+    ]
+    return emu.wire.json({"data": data})
