@@ -134,6 +134,8 @@ class TogetherEmulator:
         self._lock = threading.RLock()
         self.wire = Wire(seed, self._now, self._lock)
         self._replies: list[Reply] = []
+        self.media: dict[str, tuple[bytes, str]] = {}
+        """Bytes behind the image URLs handed out: slug → (data, content type)."""
         self.files = FileStore(lambda: "file-" + self.wire.uuid(), self.wire.now)
         """The file store (see :class:`FileStore`): seed inputs, read job outputs."""
         self.batches = batches.Batches(self)
