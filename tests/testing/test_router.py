@@ -62,7 +62,7 @@ def test_the_v2_root_is_routed(router: Router) -> None:
     assert router.match("GET", "/v1/videos/v-1") is None
 
 
-def test_the_emulator_routes_the_original_families() -> None:
+def test_the_emulator_routes_every_family() -> None:
     table = {(r.method, r.pattern) for r in ROUTER.routes}
     assert {
         ("POST", "/v1/chat/completions"),
@@ -73,7 +73,24 @@ def test_the_emulator_routes_the_original_families() -> None:
         ("POST", "/v1/audio/speech"),
         ("POST", "/v1/audio/transcriptions"),
         ("GET", "/v1/models"),
+        ("POST", "/v1/files"),
+        ("PUT", "/storage/uploads/{file_id}"),
+        ("GET", "/v1/files/{file_id}/content"),
+        ("POST", "/v1/batches"),
+        ("POST", "/v1/batches/{batch_id}/cancel"),
+        ("POST", "/v1/fine-tunes"),
+        ("POST", "/v1/fine-tunes/estimate-price"),
+        ("GET", "/v1/finetune/download"),
+        ("POST", "/v2/videos"),
+        ("GET", "/v2/videos/{video_id}"),
+        ("PATCH", "/v1/endpoints/{endpoint_id}"),
+        ("GET", "/v1/hardware"),
+        ("GET", "/v1/voices"),
+        ("POST", "/v1/audio/translations"),
     } <= table
+    # Only the URLs real object storage or the CDN would serve go without the key.
+    public = {r.pattern for r in ROUTER.routes if r.public}
+    assert public == {"/storage/uploads/{file_id}", "/storage/videos/{name}", "/shrt/{slug}"}
 
 
 def test_unknown_paths_and_methods_are_404(emu: TogetherEmulator) -> None:

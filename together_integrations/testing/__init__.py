@@ -5,6 +5,8 @@
 >>> client = emu.http_client()          # an httpx.Client answered in-process, no sockets
 >>> with emu.serve() as server:         # the same emulator on http://127.0.0.1:<port>/v1
 ...     base_url = server.base_url
+>>> clock = VirtualClock()              # jobs (batches, fine-tunes, videos, endpoints) move
+>>> emu = TogetherEmulator(clock=clock) # only when told: clock.advance(86_400)
 
 vcrpy and PyYAML are only imported when a cassette is serialized.
 """

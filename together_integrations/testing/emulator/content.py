@@ -101,21 +101,18 @@ def overlap_score(query: str, text: str) -> float:
     return round(len(q & d) / (len(q) + 1) * 0.99, 6)
 
 
-def image_bytes(key: str, as_png: bool) -> bytes:
+def shade(key: str) -> tuple[int, int, int]:
+    """An RGB colour derived from ``key`` (distinct prompts, distinct images)."""
     digest = hashlib.sha256(key.encode()).digest()
-    if as_png:
-        return b"\x89PNG\r\n\x1a\n" + digest
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + digest + b"\xff\xd9"
+    return digest[0], digest[1], digest[2]
 
 
 def png(key: str, width: int = 8, height: int = 8) -> bytes:
-    """A valid RGB PNG whose colours derive from ``key`` (stdlib zlib, no imaging library)."""
+    """A valid RGB PNG, stripes of colours derived from ``key`` (stdlib zlib only)."""
     digest = hashlib.sha256(key.encode()).digest()
-    rows = b"".join(
-        b"\x00"  # filter type None for every scanline
-        + b"".join(bytes(digest[(x + y) % 30 : (x + y) % 30 + 3]) for x in range(width))
-        for y in range(height)
-    )
+    palette = [digest[i : i + 3] for i in range(0, 30, 3)]
+    row = b"\x00" + b"".join(palette[(x // 4) % len(palette)] for x in range(width))
+    raw = row * height  # filter byte 0 (None) opens every scanline
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
@@ -125,8 +122,46 @@ def png(key: str, width: int = 8, height: int = 8) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IDAT", zlib.compress(raw, 6))
         + chunk(b"IEND", b"")
+    )
+
+
+def jpeg(key: str, width: int = 8, height: int = 8) -> bytes:
+    """A valid baseline greyscale JPEG of one grey level derived from ``key``.
+
+    Every 8x8 block is flat, so each block is its DC coefficient alone: the first carries
+    the level, the rest a difference of 0 and an end-of-block, two tiny Huffman tables.
+    """
+    level = shade(key)[0]
+    dc = 8 * (level - 128)  # a flat block's DC with an all-ones quantisation table
+    category = abs(dc).bit_length()
+    symbols = sorted({category, 0})
+    blocks = ((width + 7) // 8) * ((height + 7) // 8)
+    codes = {symbol: format(i, "02b") for i, symbol in enumerate(symbols)}
+    bits = codes[category]
+    if category:
+        bits += format(dc if dc > 0 else dc + (1 << category) - 1, f"0{category}b")
+    bits += "0"  # EOB: the only AC symbol, code "0"
+    bits += (codes[0] + "0") * (blocks - 1)
+    bits += "1" * (-len(bits) % 8)
+    data = int(bits, 2).to_bytes(len(bits) // 8, "big").replace(b"\xff", b"\xff\x00")
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+    dc_counts = bytes([0, len(symbols)] + [0] * 14)
+    ac_counts = bytes([1] + [0] * 15)
+    return (
+        b"\xff\xd8"
+        + segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+        + segment(0xDB, b"\x00" + b"\x01" * 64)
+        + segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
+        + segment(0xC4, b"\x00" + dc_counts + bytes(symbols))
+        + segment(0xC4, b"\x10" + ac_counts + b"\x00")
+        + segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
+        + data
+        + b"\xff\xd9"
     )
 
 
@@ -135,21 +170,33 @@ def fake_audio(text: str, fmt: str) -> bytes:
     return (b"ID3\x04\x00\x00" + payload) if fmt == "mp3" else payload
 
 
-def wav(length: int, sample_rate: int = 16000) -> bytes:
-    """A valid mono 16-bit PCM WAV of silence, ``length * 80`` frames (at least 160)."""
-    frames = b"\x00\x00" * max(160, length * 80)
-    header = (
-        b"RIFF"
-        + (36 + len(frames)).to_bytes(4, "little")
-        + b"WAVEfmt "
-        + (16).to_bytes(4, "little")
-        + (1).to_bytes(2, "little")
-        + (1).to_bytes(2, "little")
-        + sample_rate.to_bytes(4, "little")
-        + (sample_rate * 2).to_bytes(4, "little")
-        + (2).to_bytes(2, "little")
-        + (16).to_bytes(2, "little")
-        + b"data"
-        + len(frames).to_bytes(4, "little")
-    )
-    return header + frames
+def wav(text: str, sample_rate: int = 16000) -> bytes:
+    """A valid mono 16-bit PCM WAV: a quiet tone, 0.05 s per character (at least 0.1 s).
+
+    The text rides along in a ``LIST/INFO/ICMT`` chunk, which players ignore and the
+    emulator's transcription reads back, so speech → transcription round-trips.
+    """
+    count = max(sample_rate // 10, len(text) * sample_rate // 20)
+    period = max(2, sample_rate // 440)
+    cycle = b"".join(struct.pack("<h", 800 if i < period // 2 else -800) for i in range(period))
+    frames = (cycle * (count // period + 1))[: count * 2]
+    note = text.encode() + b"\x00"
+    note += b"\x00" * (len(note) % 2)
+    info = b"INFO" + b"ICMT" + struct.pack("<I", len(note)) + note
+    fmt = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)
+    body = (
+        b"WAVE"
+        + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        + b"LIST" + struct.pack("<I", len(info)) + info
+        + b"data" + struct.pack("<I", len(frames)) + frames
+    )  # fmt: skip
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def wav_text(data: bytes) -> str | None:
+    """The text :func:`wav` embedded, or None for any other audio."""
+    marker = data.find(b"ICMT")
+    if not data.startswith(b"RIFF") or marker < 0:
+        return None
+    size = struct.unpack("<I", data[marker + 4 : marker + 8])[0]
+    return data[marker + 8 : marker + 8 + size].rstrip(b"\x00").decode("utf-8", "replace")

@@ -9,7 +9,20 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from . import audio, batches, chat, completions, embeddings, files, images, models, rerank
+from . import (
+    audio,
+    batches,
+    chat,
+    completions,
+    embeddings,
+    endpoints,
+    files,
+    fine_tuning,
+    images,
+    models,
+    rerank,
+    videos,
+)
 from .clock import Clock, SystemClock, VirtualClock
 from .faults import FAULTS, Fault, FaultKind, apply_body_fault, early_fault
 from .models import DEFAULT_MODELS
@@ -35,7 +48,20 @@ __all__ = ["ROUTER", "TogetherEmulator"]
 
 def _build_router() -> Router:
     router = Router()
-    for family in (chat, completions, embeddings, rerank, images, audio, models, files, batches):
+    for family in (
+        chat,
+        completions,
+        embeddings,
+        rerank,
+        images,
+        audio,
+        models,
+        files,
+        batches,
+        fine_tuning,
+        videos,
+        endpoints,
+    ):
         family.register(router)
     return router
 
@@ -108,10 +134,18 @@ class TogetherEmulator:
         self._lock = threading.RLock()
         self.wire = Wire(seed, self._now, self._lock)
         self._replies: list[Reply] = []
+        self.media: dict[str, tuple[bytes, str]] = {}
+        """Bytes behind the image URLs handed out: slug → (data, content type)."""
         self.files = FileStore(lambda: "file-" + self.wire.uuid(), self.wire.now)
         """The file store (see :class:`FileStore`): seed inputs, read job outputs."""
         self.batches = batches.Batches(self)
         """Batch jobs and their scripting (see :meth:`Batches.script`)."""
+        self.fine_tunes = fine_tuning.FineTunes(self)
+        """Fine-tuning jobs and their scripting (see :meth:`FineTunes.script`)."""
+        self.videos = videos.Videos(self)
+        """Video jobs and their scripting (see :meth:`Videos.script`)."""
+        self.endpoints = endpoints.Endpoints(self)
+        """Dedicated endpoints and their scripting (see :meth:`Endpoints.script`)."""
         self._faults: list[Fault] = []
 
     # ---------------------------------------------------------------- scripting
@@ -361,11 +395,25 @@ class TogetherEmulator:
         return response
 
     def _dispatch(self, route: Route, request: EmulatedRequest) -> EmulatedResponse:
-        if route.needs_model:
-            model = request.body.get("model")
-            if not model:
-                return self.wire.error(400, "Invalid request", param="model")
-            if model not in self.models:
-                return self.wire.model_not_available(model)
         with self._lock:
+            if route.needs_model:
+                model = request.body.get("model")
+                if not model:
+                    return self.wire.error(400, "Invalid request", param="model")
+                # An endpoint's name answers only while it is STARTED, however it got there.
+                self.endpoints.sync()
+                if model not in self.models:
+                    unavailable = self._resolve_model(str(model))
+                    if unavailable is not None:
+                        return unavailable
             return route.handler(self, request)
+
+    def _resolve_model(self, model: str) -> EmulatedResponse | None:
+        # Jobs are lazy: a fine-tune that finished since anyone last looked must answer
+        # now, so bring them up to the clock before refusing.
+        self.fine_tunes.sync()
+        if model in self.models:
+            return None
+        if self.endpoints.by_name(model) is not None:
+            return endpoints.not_serverless(self, model)
+        return self.wire.model_not_available(model)
