@@ -3,6 +3,7 @@ base URL, injected clients, ``allow_insecure_http``. Each test runs on all three
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,27 @@ def build(request: pytest.FixtureRequest) -> Build:
 
 
 # ------------------------------------------------------------------------- the key
+
+
+def test_the_key_is_in_no_serialised_form(build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOGETHER_API_KEY", KEY)
+    for obj in (build(api_key=KEY), build()):
+        assert obj.api_key.get_secret_value() == KEY
+        forms = [repr(obj), str(obj), obj.to_json(), json.dumps(obj.to_dict())]
+        forms += [obj.model_dump_json(), repr(obj.model_dump())]
+        assert not [f for f in forms if KEY in f]
+        assert "api_key" not in type(obj).from_dict(obj.to_dict()).to_dict()
+
+
+def test_construction_does_no_io_and_the_key_is_needed_at_the_first_request(
+    build: Build, emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    keyless = build()  # no key anywhere: still constructs
+    build(transport=emu.transport())
+    assert emu.requests == []
+    with pytest.raises(TogetherConfigError, match="API key"):
+        call(keyless)
 
 
 @pytest.mark.parametrize("source", ["argument", "environment"])
