@@ -134,6 +134,10 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     what Together billed. Reasoning arrives as a ``ThinkingBlock`` (``thinking_delta`` in
     streams). ``ImageBlock`` s (URL, bytes or path) are sent as ``image_url`` parts.
 
+    Streams are lazy: ``stream_chat()``/``stream_complete()`` (and their async twins) check
+    the request at once but send it at the first ``next()``, so an unread stream holds no
+    connection; an error from the server is raised from the first chunk.
+
     Constructing one does no I/O; retries (``max_retries``) happen once, in the shared
     transport. The key comes from ``api_key`` or ``TOGETHER_API_KEY`` and is never serialised.
     """
@@ -380,7 +384,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return await self._route().astream_chat(messages, kwargs)
+        return self._route().astream_chat(messages, kwargs)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
@@ -402,7 +406,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        return await self._route().astream_complete(prompt, formatted, kwargs)
+        return self._route().astream_complete(prompt, formatted, kwargs)
 
     # --------------------------------------------------- structured output
     # Where the catalog says the model takes a json_schema response format, one plain chat
@@ -647,12 +651,13 @@ class _ChatRoute:
     ) -> ChatResponseGen:
         llm = self.llm
         request = llm._chat_request(messages, True, kwargs)
-        # Opened here, so a refused request raises at the call, not at the first chunk.
-        stream = llm._get_transport().chat_completions_stream(request, llm._request_options())
+        transport, options = llm._get_transport(), llm._request_options()
         converter = ChatStreamConverter(think_tags=llm._think_tags)
 
         def gen() -> Generator[ChatResponse, None, None]:
-            with stream:
+            # Sent at the first next(), not at the call: a stream nobody reads holds no
+            # connection (100 unread streams would otherwise drain the pool).
+            with transport.chat_completions_stream(request, options) as stream:
                 for chunk in stream:
                     response = converter.feed(chunk)
                     if response is not None:
@@ -663,17 +668,16 @@ class _ChatRoute:
 
         return gen()
 
-    async def astream_chat(
+    def astream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> ChatResponseAsyncGen:
         llm = self.llm
         request = llm._chat_request(messages, True, kwargs)
-        stream = await llm._get_transport().achat_completions_stream(
-            request, llm._request_options()
-        )
+        transport, options = llm._get_transport(), llm._request_options()
         converter = ChatStreamConverter(think_tags=llm._think_tags)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
+            stream = await transport.achat_completions_stream(request, options)
             async with stream:
                 async for chunk in stream:
                     response = converter.feed(chunk)
@@ -700,10 +704,10 @@ class _ChatRoute:
         responses = self.stream_chat(self._prompt_messages(prompt, formatted), kwargs)
         return (to_completion_response(r) for r in responses)
 
-    async def astream_complete(
+    def astream_complete(
         self, prompt: str, formatted: bool, kwargs: dict[str, Any]
     ) -> CompletionResponseAsyncGen:
-        responses = await self.astream_chat(self._prompt_messages(prompt, formatted), kwargs)
+        responses = self.astream_chat(self._prompt_messages(prompt, formatted), kwargs)
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
             async for r in responses:
@@ -740,25 +744,26 @@ class _CompletionsRoute:
     ) -> CompletionResponseGen:
         llm = self.llm
         request = llm._completion_request(prompt, formatted, True, kwargs)
-        stream = llm._get_transport().completions_stream(request, llm._request_options())
+        transport, options = llm._get_transport(), llm._request_options()
         converter = CompletionStreamConverter()
 
         def gen() -> Generator[CompletionResponse, None, None]:
-            with stream:
+            with transport.completions_stream(request, options) as stream:
                 for chunk in stream:
                     yield converter.feed(chunk)
 
         return gen()
 
-    async def astream_complete(
+    def astream_complete(
         self, prompt: str, formatted: bool, kwargs: dict[str, Any]
     ) -> CompletionResponseAsyncGen:
         llm = self.llm
         request = llm._completion_request(prompt, formatted, True, kwargs)
-        stream = await llm._get_transport().acompletions_stream(request, llm._request_options())
+        transport, options = llm._get_transport(), llm._request_options()
         converter = CompletionStreamConverter()
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
+            stream = await transport.acompletions_stream(request, options)
             async with stream:
                 async for chunk in stream:
                     yield converter.feed(chunk)
@@ -779,11 +784,11 @@ class _CompletionsRoute:
         completions = self.stream_complete(self.llm._messages_prompt(messages), True, kwargs)
         return (completion_to_chat_response(c) for c in completions)
 
-    async def astream_chat(
+    def astream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> ChatResponseAsyncGen:
         prompt = self.llm._messages_prompt(messages)
-        completions = await self.astream_complete(prompt, True, kwargs)
+        completions = self.astream_complete(prompt, True, kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             async for c in completions:
