@@ -183,3 +183,36 @@ def test_allow_insecure_http_is_honoured(build: Build, emu: TogetherEmulator) ->
     assert shared._get_transport().base_url == "http://10.1.2.3/v1"
     with pytest.raises(TogetherConfigError, match="allow_insecure_http"):
         build(api_key=KEY, base_url="http://10.1.2.3/v1")._get_transport()
+
+
+# ------------------------------------------------- IngestionPipeline(num_workers=...)
+# Only the embedding runs in the workers: a SentenceSplitter there would fetch its tiktoken
+# encoding from the internet in each spawned process.
+
+
+def _run_pipeline(embed: TogetherEmbedding) -> list[Any]:
+    from llama_index.core.ingestion import IngestionPipeline
+
+    nodes = [TextNode(text=f"Document {i} is about topic {i}.") for i in range(6)]
+    result: list[Any] = IngestionPipeline(transformations=[embed]).run(nodes=nodes, num_workers=2)
+    return result
+
+
+def test_pipeline_workers_refuse_an_embedding_built_on_an_http_client(
+    emu: TogetherEmulator,
+) -> None:
+    embed = TogetherEmbedding("BAAI/bge-base-en-v1.5", http_client=emu.http_client())
+    with pytest.raises(TypeError, match="Cannot pickle this TogetherEmbedding"):
+        _run_pipeline(embed)
+    assert emu.requests == []
+
+
+@pytest.mark.network
+def test_pipeline_workers_send_where_the_settings_say(
+    emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOGETHER_API_KEY", "emulator-key")  # the workers' key source
+    with emu.serve() as server:
+        nodes = _run_pipeline(TogetherEmbedding("BAAI/bge-base-en-v1.5", base_url=server.base_url))
+    assert len(nodes) == 6 and all(n.embedding for n in nodes)
+    assert len(emu.requests) == 2  # one per worker, to the emulator and not to production
