@@ -3,6 +3,7 @@ base URL, injected clients, ``allow_insecure_http``. Each test runs on all three
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,27 @@ def build(request: pytest.FixtureRequest) -> Build:
 
 
 # ------------------------------------------------------------------------- the key
+
+
+def test_the_key_is_in_no_serialised_form(build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOGETHER_API_KEY", KEY)
+    for obj in (build(api_key=KEY), build()):
+        assert obj.api_key.get_secret_value() == KEY
+        forms = [repr(obj), str(obj), obj.to_json(), json.dumps(obj.to_dict())]
+        forms += [obj.model_dump_json(), repr(obj.model_dump())]
+        assert not [f for f in forms if KEY in f]
+        assert "api_key" not in type(obj).from_dict(obj.to_dict()).to_dict()
+
+
+def test_construction_does_no_io_and_the_key_is_needed_at_the_first_request(
+    build: Build, emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    keyless = build()  # no key anywhere: still constructs
+    build(transport=emu.transport())
+    assert emu.requests == []
+    with pytest.raises(TogetherConfigError, match="API key"):
+        call(keyless)
 
 
 @pytest.mark.parametrize("source", ["argument", "environment"])
@@ -161,3 +183,36 @@ def test_allow_insecure_http_is_honoured(build: Build, emu: TogetherEmulator) ->
     assert shared._get_transport().base_url == "http://10.1.2.3/v1"
     with pytest.raises(TogetherConfigError, match="allow_insecure_http"):
         build(api_key=KEY, base_url="http://10.1.2.3/v1")._get_transport()
+
+
+# ------------------------------------------------- IngestionPipeline(num_workers=...)
+# Only the embedding runs in the workers: a SentenceSplitter there would fetch its tiktoken
+# encoding from the internet in each spawned process.
+
+
+def _run_pipeline(embed: TogetherEmbedding) -> list[Any]:
+    from llama_index.core.ingestion import IngestionPipeline
+
+    nodes = [TextNode(text=f"Document {i} is about topic {i}.") for i in range(6)]
+    result: list[Any] = IngestionPipeline(transformations=[embed]).run(nodes=nodes, num_workers=2)
+    return result
+
+
+def test_pipeline_workers_refuse_an_embedding_built_on_an_http_client(
+    emu: TogetherEmulator,
+) -> None:
+    embed = TogetherEmbedding("BAAI/bge-base-en-v1.5", http_client=emu.http_client())
+    with pytest.raises(TypeError, match="Cannot pickle this TogetherEmbedding"):
+        _run_pipeline(embed)
+    assert emu.requests == []
+
+
+@pytest.mark.network
+def test_pipeline_workers_send_where_the_settings_say(
+    emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOGETHER_API_KEY", "emulator-key")  # the workers' key source
+    with emu.serve() as server:
+        nodes = _run_pipeline(TogetherEmbedding("BAAI/bge-base-en-v1.5", base_url=server.base_url))
+    assert len(nodes) == 6 and all(n.embedding for n in nodes)
+    assert len(emu.requests) == 2  # one per worker, to the emulator and not to production

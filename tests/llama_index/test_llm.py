@@ -1,4 +1,6 @@
-"""LlamaIndex TogetherLLM, TogetherEmbedding and TogetherRerank on the in-process emulator."""
+"""LlamaIndex TogetherLLM on the in-process emulator: usage and reasoning, streams, images and
+tool messages, agents, structured output, strict tool-call arguments. Every endpoint path is
+in test_llm_routes.py."""
 
 from __future__ import annotations
 
@@ -8,23 +10,15 @@ import pickle
 from typing import Any
 
 import pytest
-from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.agent.workflow import FunctionAgent
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import ImageBlock, TextBlock, ThinkingBlock, ToolCallBlock
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.llms import ChatMessage
 from llama_index.core.llms.function_calling import FunctionCallingLLM
-from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.prompts import PromptTemplate
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from llama_index_instrumentation import get_dispatcher
-from llama_index_instrumentation.event_handlers import BaseEventHandler
 from pydantic import BaseModel
 
-from together_integrations import RateLimitError
-from together_integrations.llama_index import TogetherEmbedding, TogetherLLM, TogetherRerank
+from together_integrations.llama_index import TogetherLLM
 from together_integrations.testing import TogetherEmulator
 
 MODEL = "openai/gpt-oss-20b"
@@ -37,10 +31,6 @@ def llm(emu: TogetherEmulator) -> TogetherLLM:
 
 def test_base_classes_and_metadata() -> None:
     assert FunctionCallingLLM in TogetherLLM.__mro__
-    assert (
-        BaseEmbedding in TogetherEmbedding.__mro__
-        and BaseNodePostprocessor in TogetherRerank.__mro__
-    )
     meta = TogetherLLM(model="meta-llama/Llama-3.3-70B-Instruct-Turbo", api_key="k").metadata
     assert meta.context_window == 131_072 and meta.is_function_calling_model and meta.is_chat_model
     assert (
@@ -87,19 +77,6 @@ def test_stream_chat_deltas_thinking_and_usage(emu: TogetherEmulator, llm: Toget
     assert chunks[-1].message.content == "streamed answer here"
     assert chunks[-1].additional_kwargs["total_tokens"] > 0
     assert chunks[-1].raw.usage.total_tokens == chunks[-1].additional_kwargs["total_tokens"]
-
-
-def test_async_chat_and_complete(emu: TogetherEmulator, llm: TogetherLLM) -> None:
-    async def run() -> tuple[str, str]:
-        emu.reply("one")
-        chat = await llm.achat([ChatMessage(role="user", content="hi")])
-        emu.reply("two three")
-        text = ""
-        async for c in await llm.astream_complete("hi"):
-            text = c.text
-        return str(chat.message.content), text
-
-    assert asyncio.run(run()) == ("one", "two three")
 
 
 def test_images_and_tool_messages_on_the_wire(emu: TogetherEmulator) -> None:
@@ -226,123 +203,6 @@ def test_structured_predict_falls_back_to_forced_tool_calls(emu: TogetherEmulato
         del DEFAULT_CATALOG._models["acme/tools-only"]
     sent = emu.requests[-1].json
     assert sent["tools"] and sent["tool_choice"] and "response_format" not in sent
-
-
-def test_key_never_in_serialised_forms() -> None:
-    key = "tgp_v1_SecretSecretSecret"
-    llm = TogetherLLM(model=MODEL, api_key=key)
-    for text in (repr(llm), str(llm), llm.to_json(), json.dumps(llm.to_dict())):
-        assert key not in text
-    embed = TogetherEmbedding(api_key=key)
-    assert key not in embed.to_json() and key not in repr(embed)
-
-
-def test_embedding_batches_and_bounded_429(
-    emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import together_integrations._transport as tr
-
-    monkeypatch.setattr(tr.time, "sleep", lambda s: None)
-    embed = TogetherEmbedding(
-        model_name="BAAI/bge-base-en-v1.5",
-        embed_batch_size=10,
-        transport=emu.transport(max_retries=2),
-    )
-    texts = [f"text number {i}" for i in range(25)]
-    vectors = embed.get_text_embedding_batch(texts)
-    assert len(vectors) == 25 and len(emu.requests) == 3
-    assert vectors[7] == embed.get_text_embedding("text number 7")
-    emu.fail("status", status=429, retry_after=0, times=None)
-    before = len(emu.requests)
-    with pytest.raises(RateLimitError):
-        embed.get_query_embedding("anything")
-    assert len(emu.requests) - before == 3  # max_retries + 1, never forever
-
-
-def test_embedding_async_keeps_order(emu: TogetherEmulator) -> None:
-    embed = TogetherEmbedding(
-        model_name="BAAI/bge-base-en-v1.5", embed_batch_size=4, transport=emu.transport()
-    )
-    texts = [f"document {i} about topic {i % 3}" for i in range(13)]
-    got = asyncio.run(embed.aget_text_embedding_batch(texts))
-    assert got == embed.get_text_embedding_batch(texts)
-
-
-class _Events(BaseEventHandler):
-    names: list[str] = []
-
-    def handle(self, event: Any, **kwargs: Any) -> None:
-        self.names.append(event.class_name())
-
-
-def test_rerank_top_n_scores_events_and_retrieval_score(emu: TogetherEmulator) -> None:
-    handler = _Events()
-    handler.names = []
-    get_dispatcher().add_event_handler(handler)
-    rerank = TogetherRerank(top_n=2, keep_retrieval_score=True, transport=emu.transport())
-    nodes = [
-        NodeWithScore(node=TextNode(text=t), score=0.5)
-        for t in ["bananas are yellow", "rerank orders documents", "documents and rerank models"]
-    ]
-    out = rerank.postprocess_nodes(nodes, QueryBundle("how does rerank order documents"))
-    assert out[0].node.get_content() == "rerank orders documents"
-    assert len(out) == 2 and out[0].score is not None and out[0].score >= (out[1].score or 0)
-    assert out[0].node.metadata["retrieval_score"] == 0.5
-    assert "ReRankStartEvent" in handler.names and "ReRankEndEvent" in handler.names
-    assert rerank.postprocess_nodes([], QueryBundle("q")) == []
-    with pytest.raises(ValueError, match="query"):
-        rerank.postprocess_nodes(nodes)
-
-
-def test_rag_pipeline_sync_async_streaming(emu: TogetherEmulator) -> None:
-    transport = emu.transport()
-    llm = TogetherLLM(model="meta-llama/Llama-3.3-70B-Instruct-Turbo", transport=transport)
-    embed = TogetherEmbedding(model_name="BAAI/bge-base-en-v1.5", transport=transport)
-    docs = [
-        Document(text="The Eiffel Tower is in Paris and was finished in 1889."),
-        Document(text="Bananas are a good source of potassium."),
-        Document(text="Rerank models order documents by relevance to a query."),
-    ]
-    index = VectorStoreIndex.from_documents(
-        docs, embed_model=embed, transformations=[SentenceSplitter(chunk_size=64, chunk_overlap=8)]
-    )
-    engine = index.as_query_engine(
-        llm=llm,
-        similarity_top_k=3,
-        node_postprocessors=[TogetherRerank(top_n=1, transport=transport)],
-    )
-    emu.reply("It was finished in 1889.")
-    answer = engine.query("When was the Eiffel Tower finished?")
-    assert str(answer) == "It was finished in 1889."
-    assert "Eiffel" in answer.source_nodes[0].node.get_content()
-    prompt = emu.requests[-1].json["messages"]
-    assert "1889" in json.dumps(prompt) and "Bananas" not in json.dumps(prompt)
-    emu.reply("Async answer.")
-    assert str(asyncio.run(engine.aquery("When was the Eiffel Tower finished?"))) == "Async answer."
-    streaming = index.as_query_engine(
-        llm=llm, streaming=True, node_postprocessors=[TogetherRerank(top_n=1, transport=transport)]
-    )
-    emu.reply("A streamed answer in pieces.")
-    pieces = list(streaming.query("Eiffel Tower?").response_gen)
-    assert len(pieces) > 1 and "".join(pieces) == "A streamed answer in pieces."
-    chat = index.as_chat_engine(chat_mode="condense_plus_context", llm=llm)
-    emu.reply("Chat answer about the tower.", times=None)
-    assert "tower" in str(chat.chat("Tell me about the Eiffel Tower"))
-    assert Settings._llm is None or Settings._llm is not llm
-
-
-def test_embeddings_cache_avoids_repeat_requests(emu: TogetherEmulator) -> None:
-    from llama_index.core.storage.kvstore import SimpleKVStore
-
-    embed = TogetherEmbedding(
-        model_name="BAAI/bge-base-en-v1.5",
-        transport=emu.transport(),
-        embeddings_cache=SimpleKVStore(),
-    )
-    first = embed.get_text_embedding_batch(["alpha beta", "gamma delta"])
-    count = len(emu.requests)
-    again = embed.get_text_embedding_batch(["alpha beta", "gamma delta"])
-    assert again == first and len(emu.requests) == count
 
 
 def test_react_agent_reaches_an_answer(emu: TogetherEmulator, llm: TogetherLLM) -> None:

@@ -50,11 +50,6 @@ DOCS = [
 
 
 @pytest.fixture
-def transport(emu: TogetherEmulator) -> TogetherTransport:
-    return emu.transport(max_retries=0)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
 def llm(transport: TogetherTransport) -> TogetherLLM:
     return TogetherLLM(model=LLM_MODEL, transport=transport)
 

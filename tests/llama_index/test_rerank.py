@@ -4,7 +4,6 @@ top_n, retrieval scores, instrumentation and callback events, errors."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,7 +20,6 @@ from together_integrations import (
     APIResponseValidationError,
     NotFoundError,
     RateLimitError,
-    TogetherConfigError,
     TogetherTransport,
 )
 from together_integrations._catalog import get_model_capabilities
@@ -100,19 +98,6 @@ def test_base_class_name_and_defaults() -> None:
     assert get_model_capabilities(rerank.model).type == "rerank"
     with pytest.raises(ValueError):
         TogetherRerank(top_n=0)
-
-
-def test_key_never_serialised_and_construction_does_no_io(
-    emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rerank = TogetherRerank(api_key=KEY, transport=emu.transport())
-    for text in (repr(rerank), str(rerank), rerank.to_json(), json.dumps(rerank.to_dict())):
-        assert KEY not in text
-    assert emu.requests == []
-    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
-    keyless = TogetherRerank()
-    with pytest.raises(TogetherConfigError, match="API key"):
-        keyless.postprocess_nodes(make_nodes(), query_str=QUERY)
 
 
 def test_top_n_order_and_scores(emu: TogetherEmulator, post: Post) -> None:

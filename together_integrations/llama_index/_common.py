@@ -234,7 +234,11 @@ class ClientSettingsMixin:
                 "do travel."
             )
         state: dict[str, Any] = super().__getstate__()  # type: ignore[misc]
-        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "api_key"}
+        # The mixin's private attribute lives in the instance __dict__ (a plain mixin has no
+        # pydantic private slots), so it is dropped from there too.
+        state["__dict__"] = {
+            k: v for k, v in state["__dict__"].items() if k not in ("api_key", "_transport")
+        }
         private = state.get("__pydantic_private__")
         if private:
             state["__pydantic_private__"] = {k: v for k, v in private.items() if k != "_transport"}

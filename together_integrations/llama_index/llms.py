@@ -134,6 +134,10 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     what Together billed. Reasoning arrives as a ``ThinkingBlock`` (``thinking_delta`` in
     streams). ``ImageBlock`` s (URL, bytes or path) are sent as ``image_url`` parts.
 
+    Streams are lazy: ``stream_chat()``/``stream_complete()`` (and their async twins) check
+    the request at once but send it at the first ``next()``, so an unread stream holds no
+    connection; an error from the server is raised from the first chunk.
+
     Constructing one does no I/O; retries (``max_retries``) happen once, in the shared
     transport. The key comes from ``api_key`` or ``TOGETHER_API_KEY`` and is never serialised.
     """
@@ -353,174 +357,56 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
     def _think_tags(self) -> bool:
         return self._caps.reasoning_in_content
 
-    # ----------------------------------------- undecorated implementations
-    # complete() on a chat model and chat() on a language model call these, so each user
-    # call is one callback event, one rate-limiter slot and one token count.
+    # ----------------------------------------------------------------- routes
+    # The chat-or-completions choice is made here, once per call: every public method asks
+    # for the route and calls the same operation on it. A route serves its own endpoint's
+    # operations natively and converts the other four, without the callback decorators, so
+    # each user call is one callback event, one rate-limiter slot and one token count.
 
-    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        if not self._chat_endpoint:
-            prompt = self._messages_prompt(messages)
-            return completion_to_chat_response(self._complete(prompt, True, **kwargs))
-        wire = self._get_transport().chat.create(
-            self._chat_request(messages, False, kwargs), self._request_options()
-        )
-        return chat_response_from_wire(wire, think_tags=self._think_tags)
-
-    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        if not self._chat_endpoint:
-            prompt = self._messages_prompt(messages)
-            return completion_to_chat_response(await self._acomplete(prompt, True, **kwargs))
-        wire = await self._get_transport().chat.acreate(
-            self._chat_request(messages, False, kwargs), self._request_options()
-        )
-        return chat_response_from_wire(wire, think_tags=self._think_tags)
-
-    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        if not self._chat_endpoint:
-            completions = self._stream_complete(self._messages_prompt(messages), True, **kwargs)
-            return (completion_to_chat_response(c) for c in completions)
-        request = self._chat_request(messages, True, kwargs)
-        # Opened here, so a refused request raises at the call, not at the first chunk.
-        stream = self._get_transport().chat.stream(request, self._request_options())
-        converter = ChatStreamConverter(think_tags=self._think_tags)
-
-        def gen() -> Generator[ChatResponse, None, None]:
-            with stream:
-                for chunk in stream:
-                    response = converter.feed(chunk)
-                    if response is not None:
-                        yield response
-            tail = converter.finish()
-            if tail is not None:
-                yield tail
-
-        return gen()
-
-    async def _astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        if not self._chat_endpoint:
-            prompt = self._messages_prompt(messages)
-            completions = await self._astream_complete(prompt, True, **kwargs)
-
-            async def from_completions() -> AsyncGenerator[ChatResponse, None]:
-                async for c in completions:
-                    yield completion_to_chat_response(c)
-
-            return from_completions()
-        request = self._chat_request(messages, True, kwargs)
-        stream = await self._get_transport().chat.astream(request, self._request_options())
-        converter = ChatStreamConverter(think_tags=self._think_tags)
-
-        async def gen() -> AsyncGenerator[ChatResponse, None]:
-            async with stream:
-                async for chunk in stream:
-                    response = converter.feed(chunk)
-                    if response is not None:
-                        yield response
-            tail = converter.finish()
-            if tail is not None:
-                yield tail
-
-        return gen()
-
-    def _complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        if self._chat_endpoint:
-            return to_completion_response(self._chat(_user(prompt), **kwargs))
-        wire = self._get_transport().completions.create(
-            self._completion_request(prompt, formatted, False, kwargs), self._request_options()
-        )
-        return completion_response_from_wire(wire)
-
-    async def _acomplete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponse:
-        if self._chat_endpoint:
-            return to_completion_response(await self._achat(_user(prompt), **kwargs))
-        wire = await self._get_transport().completions.acreate(
-            self._completion_request(prompt, formatted, False, kwargs), self._request_options()
-        )
-        return completion_response_from_wire(wire)
-
-    def _stream_complete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseGen:
-        if self._chat_endpoint:
-            return (to_completion_response(r) for r in self._stream_chat(_user(prompt), **kwargs))
-        request = self._completion_request(prompt, formatted, True, kwargs)
-        stream = self._get_transport().completions.stream(request, self._request_options())
-        converter = CompletionStreamConverter()
-
-        def gen() -> Generator[CompletionResponse, None, None]:
-            with stream:
-                for chunk in stream:
-                    yield converter.feed(chunk)
-
-        return gen()
-
-    async def _astream_complete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseAsyncGen:
-        if self._chat_endpoint:
-            responses = await self._astream_chat(_user(prompt), **kwargs)
-
-            async def from_chat() -> AsyncGenerator[CompletionResponse, None]:
-                async for r in responses:
-                    yield to_completion_response(r)
-
-            return from_chat()
-        request = self._completion_request(prompt, formatted, True, kwargs)
-        stream = await self._get_transport().completions.astream(request, self._request_options())
-        converter = CompletionStreamConverter()
-
-        async def gen() -> AsyncGenerator[CompletionResponse, None]:
-            async with stream:
-                async for chunk in stream:
-                    yield converter.feed(chunk)
-
-        return gen()
+    def _route(self) -> _ChatRoute | _CompletionsRoute:
+        return _ChatRoute(self) if self._chat_endpoint else _CompletionsRoute(self)
 
     # --------------------------------------------------------- public API
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._chat(messages, **kwargs)
+        return self._route().chat(messages, kwargs)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await self._achat(messages, **kwargs)
+        return await self._route().achat(messages, kwargs)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._stream_chat(messages, **kwargs)
+        return self._route().stream_chat(messages, kwargs)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return await self._astream_chat(messages, **kwargs)
+        return self._route().astream_chat(messages, kwargs)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return self._complete(prompt, formatted, **kwargs)
+        return self._route().complete(prompt, formatted, kwargs)
 
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        return await self._acomplete(prompt, formatted, **kwargs)
+        return await self._route().acomplete(prompt, formatted, kwargs)
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        return self._stream_complete(prompt, formatted, **kwargs)
+        return self._route().stream_complete(prompt, formatted, kwargs)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        return await self._astream_complete(prompt, formatted, **kwargs)
+        return self._route().astream_complete(prompt, formatted, kwargs)
 
     # --------------------------------------------------- structured output
     # Where the catalog says the model takes a json_schema response format, one plain chat
@@ -733,3 +619,179 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
 
 def _user(prompt: str) -> list[ChatMessage]:
     return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+
+class _ChatRoute:
+    """``/chat/completions``: chat natively; a prompt is sent as one user message."""
+
+    def __init__(self, llm: TogetherLLM) -> None:
+        self.llm = llm
+
+    def _prompt_messages(self, prompt: str, formatted: bool) -> list[ChatMessage]:
+        if not formatted and self.llm.completion_to_prompt is not None:
+            prompt = self.llm.completion_to_prompt(prompt)
+        return _user(prompt)
+
+    def chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        llm = self.llm
+        wire = llm._get_transport().chat.create(
+            llm._chat_request(messages, False, kwargs), llm._request_options()
+        )
+        return chat_response_from_wire(wire, think_tags=llm._think_tags)
+
+    async def achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        llm = self.llm
+        wire = await llm._get_transport().chat.acreate(
+            llm._chat_request(messages, False, kwargs), llm._request_options()
+        )
+        return chat_response_from_wire(wire, think_tags=llm._think_tags)
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseGen:
+        llm = self.llm
+        request = llm._chat_request(messages, True, kwargs)
+        transport, options = llm._get_transport(), llm._request_options()
+        converter = ChatStreamConverter(think_tags=llm._think_tags)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            # Sent at the first next(), not at the call: a stream nobody reads holds no
+            # connection (100 unread streams would otherwise drain the pool).
+            with transport.chat.stream(request, options) as stream:
+                for chunk in stream:
+                    response = converter.feed(chunk)
+                    if response is not None:
+                        yield response
+            tail = converter.finish()
+            if tail is not None:
+                yield tail
+
+        return gen()
+
+    def astream_chat(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseAsyncGen:
+        llm = self.llm
+        request = llm._chat_request(messages, True, kwargs)
+        transport, options = llm._get_transport(), llm._request_options()
+        converter = ChatStreamConverter(think_tags=llm._think_tags)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            stream = await transport.chat.astream(request, options)
+            async with stream:
+                async for chunk in stream:
+                    response = converter.feed(chunk)
+                    if response is not None:
+                        yield response
+            tail = converter.finish()
+            if tail is not None:
+                yield tail
+
+        return gen()
+
+    def complete(self, prompt: str, formatted: bool, kwargs: dict[str, Any]) -> CompletionResponse:
+        return to_completion_response(self.chat(self._prompt_messages(prompt, formatted), kwargs))
+
+    async def acomplete(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> CompletionResponse:
+        messages = self._prompt_messages(prompt, formatted)
+        return to_completion_response(await self.achat(messages, kwargs))
+
+    def stream_complete(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> CompletionResponseGen:
+        responses = self.stream_chat(self._prompt_messages(prompt, formatted), kwargs)
+        return (to_completion_response(r) for r in responses)
+
+    def astream_complete(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> CompletionResponseAsyncGen:
+        responses = self.astream_chat(self._prompt_messages(prompt, formatted), kwargs)
+
+        async def gen() -> AsyncGenerator[CompletionResponse, None]:
+            async for r in responses:
+                yield to_completion_response(r)
+
+        return gen()
+
+
+class _CompletionsRoute:
+    """``/completions`` (language models): prompts natively; messages are rendered into one
+    prompt with ``messages_to_prompt``."""
+
+    def __init__(self, llm: TogetherLLM) -> None:
+        self.llm = llm
+
+    def complete(self, prompt: str, formatted: bool, kwargs: dict[str, Any]) -> CompletionResponse:
+        llm = self.llm
+        wire = llm._get_transport().completions.create(
+            llm._completion_request(prompt, formatted, False, kwargs), llm._request_options()
+        )
+        return completion_response_from_wire(wire)
+
+    async def acomplete(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> CompletionResponse:
+        llm = self.llm
+        wire = await llm._get_transport().completions.acreate(
+            llm._completion_request(prompt, formatted, False, kwargs), llm._request_options()
+        )
+        return completion_response_from_wire(wire)
+
+    def stream_complete(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> CompletionResponseGen:
+        llm = self.llm
+        request = llm._completion_request(prompt, formatted, True, kwargs)
+        transport, options = llm._get_transport(), llm._request_options()
+        converter = CompletionStreamConverter()
+
+        def gen() -> Generator[CompletionResponse, None, None]:
+            with transport.completions.stream(request, options) as stream:
+                for chunk in stream:
+                    yield converter.feed(chunk)
+
+        return gen()
+
+    def astream_complete(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> CompletionResponseAsyncGen:
+        llm = self.llm
+        request = llm._completion_request(prompt, formatted, True, kwargs)
+        transport, options = llm._get_transport(), llm._request_options()
+        converter = CompletionStreamConverter()
+
+        async def gen() -> AsyncGenerator[CompletionResponse, None]:
+            stream = await transport.completions.astream(request, options)
+            async with stream:
+                async for chunk in stream:
+                    yield converter.feed(chunk)
+
+        return gen()
+
+    def chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        prompt = self.llm._messages_prompt(messages)
+        return completion_to_chat_response(self.complete(prompt, True, kwargs))
+
+    async def achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        prompt = self.llm._messages_prompt(messages)
+        return completion_to_chat_response(await self.acomplete(prompt, True, kwargs))
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseGen:
+        completions = self.stream_complete(self.llm._messages_prompt(messages), True, kwargs)
+        return (completion_to_chat_response(c) for c in completions)
+
+    def astream_chat(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseAsyncGen:
+        prompt = self.llm._messages_prompt(messages)
+        completions = self.astream_complete(prompt, True, kwargs)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            async for c in completions:
+                yield completion_to_chat_response(c)
+
+        return gen()
