@@ -13,6 +13,7 @@ from operator import itemgetter
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
 from langchain_core.language_models.chat_models import (
     BaseChatModel,
@@ -36,7 +37,11 @@ from together_integrations._catalog import get_model_capabilities
 from together_integrations._chat import ChatDeltaView, ChatStreamAccumulator, parse_chat_completion
 from together_integrations._exceptions import APIError
 from together_integrations._transport import RequestOptions, TogetherTransport
-from together_integrations.langchain._common import TogetherClientSettings, validate_request
+from together_integrations.langchain._common import (
+    TogetherClientSettings,
+    stop_list,
+    validate_request,
+)
 from together_integrations.langchain._convert import (
     PROVIDER,
     chunk_from_view,
@@ -330,10 +335,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         temperature = kwargs.get("temperature", self.temperature)
         if temperature is not None:
             params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        max_tokens = kwargs.get("max_tokens", kwargs.get("max_completion_tokens", self.max_tokens))
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        stops = stop or kwargs.get("stop") or self.stop
+        stops = stop_list(stop or kwargs.get("stop") or self.stop)
         if stops:
             params["ls_stop"] = stops
         return params
@@ -379,6 +384,16 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         call.pop("stream", None)  # the transport decides streaming
         transport, options = self._call_settings(call)
         call_extra = call.pop("extra_body", None) or {}
+        _merge_alias(call, "max_completion_tokens", "max_tokens")
+        parse_as: type[BaseModel] | None = None
+        if isinstance(call.get("response_format"), type):
+            # ChatOpenAI takes a schema class here: sent as a json_schema format, and the
+            # reply parsed into additional_kwargs["parsed"] for pydantic classes.
+            schema = call["response_format"]
+            call["response_format"] = _json_schema_format(schema, call.pop("strict", None))
+            if is_basemodel_subclass(schema):
+                parse_as = schema
+        stop = stop_list(stop if stop is not None else call.pop("stop", None))
         body: dict[str, Any] = {
             **self._default_params,
             **self.model_kwargs,
@@ -398,7 +413,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             body["stream_options"] = {"include_usage": True}
         body["messages"] = [convert_message_to_wire(m) for m in messages]
         request = validate_request(ChatCompletionRequest, body, type(self).__name__)
-        return _Prepared(request, transport, options)
+        return _Prepared(request, transport, options, parse_as)
 
     @staticmethod
     def _think_tags(model: str) -> bool:
@@ -406,11 +421,14 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
 
     # -------------------------------------------------------------- generation
 
-    def _chat_result(self, wire: ChatCompletion, request: ChatCompletionRequest) -> ChatResult:
+    def _chat_result(self, wire: ChatCompletion, prepared: _Prepared) -> ChatResult:
+        request = prepared.request
         fingerprint = (wire.model_extra or {}).get("system_fingerprint")
         generations = []
         for result in parse_chat_completion(wire, think_tags=self._think_tags(request.model)):
             message = message_from_result(result, system_fingerprint=fingerprint)
+            if prepared.parse_as is not None:
+                _parsed(message, prepared.parse_as)
             generations.append(
                 ChatGeneration(
                     message=message,
@@ -442,7 +460,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             wire = prepared.transport.chat_completions(prepared.request, prepared.options)
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._chat_result(wire, prepared.request)
+        return self._chat_result(wire, prepared)
 
     async def _agenerate(
         self,
@@ -458,7 +476,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             wire = await prepared.transport.achat_completions(prepared.request, prepared.options)
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._chat_result(wire, prepared.request)
+        return self._chat_result(wire, prepared)
 
     def _stream_request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -704,6 +722,30 @@ class _Prepared(NamedTuple):
     request: ChatCompletionRequest
     transport: TogetherTransport
     options: RequestOptions | None
+    parse_as: type[BaseModel] | None = None
+
+
+def _merge_alias(call: dict[str, Any], alias: str, name: str) -> None:
+    """Move a per-call ``alias`` (e.g. ChatOpenAI's ``max_completion_tokens``) to ``name``."""
+    if alias not in call:
+        return
+    value = call.pop(alias)
+    if call.get(name) is not None and value is not None and call[name] != value:
+        raise ValueError(f"{alias}={value!r} and {name}={call[name]!r} disagree; pass one.")
+    if value is not None:
+        call[name] = value
+
+
+def _parsed(message: AIMessage, schema: type[BaseModel]) -> None:
+    """``additional_kwargs["parsed"]`` for a reply to ``response_format=<pydantic class>``."""
+    if message.tool_calls or not isinstance(message.content, str):
+        return
+    try:
+        message.additional_kwargs["parsed"] = schema.model_validate_json(message.content)
+    except ValueError as exc:
+        raise OutputParserException(
+            f"The reply does not match {schema.__name__}: {exc}", llm_output=message.content
+        ) from exc
 
 
 class _StreamState:

@@ -7,12 +7,14 @@ from typing import Any, ClassVar
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, model_validator
 
+from together_integrations._catalog import get_model_capabilities
 from together_integrations._embeddings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_TOKENS_PER_BATCH,
     EmbeddingBatcher,
 )
+from together_integrations._exceptions import TogetherConfigError
 from together_integrations.langchain._common import TogetherClientSettings
 
 __all__ = ["TogetherEmbeddings"]
@@ -69,7 +71,9 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
     """Maximum requests in flight per call."""
     dimensions: int | None = Field(default=None, ge=1)
-    """Output size, only for models that accept it (Matryoshka models)."""
+    """Output size, for models that accept it: sent when the catalog says the model is a
+    Matryoshka model, or does not know the model (the server decides); refused at
+    construction for a catalogued model that does not take it."""
     show_progress: bool = False
     """Show a tqdm progress bar when tqdm is installed (also ``show_progress_bar``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -83,16 +87,31 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
         return self
 
     def _batcher(self) -> EmbeddingBatcher:
+        dimensions, extra = self.dimensions, self.model_kwargs
+        if dimensions is not None:
+            caps = get_model_capabilities(self.model)
+            if not caps.known:
+                # A model the catalog has not seen: the server decides (a typed 400 if it
+                # does not take dimensions), rather than a refusal based on a guess.
+                dimensions, extra = None, {**extra, "dimensions": dimensions}
+            elif not caps.supports_dimensions:
+                size = caps.embedding_dimensions
+                vectors = f" (its vectors have {size} values)" if size else ""
+                raise TogetherConfigError(
+                    f"{self.model!r} does not accept `dimensions`{vectors}"
+                    ": only Matryoshka models can shorten their vectors. Leave dimensions unset, "
+                    "or choose a model whose catalog entry has supports_dimensions."
+                )
         return EmbeddingBatcher(
             self._get_transport(),
             self.model,
             batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch,
             max_concurrency=self.max_concurrency,
-            dimensions=self.dimensions,
+            dimensions=dimensions,
             options=self._request_options(),
             show_progress=self.show_progress,
-            extra_body=self.model_kwargs,
+            extra_body=extra,
         )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

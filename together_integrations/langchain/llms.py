@@ -16,7 +16,11 @@ from pydantic import Field
 
 from together_integrations._chat import normalize_finish_reason
 from together_integrations._transport import RequestOptions, TogetherTransport
-from together_integrations.langchain._common import TogetherClientSettings, validate_request
+from together_integrations.langchain._common import (
+    TogetherClientSettings,
+    stop_list,
+    validate_request,
+)
 from together_integrations.schemas import (
     Completion,
     CompletionChunk,
@@ -26,7 +30,7 @@ from together_integrations.schemas import (
 )
 from together_integrations.schemas.common import Logprobs
 
-__all__ = ["TogetherLLM"]
+__all__ = ["Together", "TogetherLLM"]
 
 DEFAULT_LLM_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 
@@ -220,8 +224,12 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "together"
         params["ls_model_name"] = kwargs.get("model", self.model)
-        if not stop and self.stop:
-            params["ls_stop"] = self.stop
+        max_tokens = kwargs.get("max_tokens", kwargs.get("max_completion_tokens"))
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        stops = stop_list(stop or kwargs.get("stop") or self.stop)
+        if stops:
+            params["ls_stop"] = stops
         return params
 
     # --------------------------------------------------------------- request building
@@ -236,6 +244,9 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         call.pop("stream", None)  # the transport decides streaming
         transport, options = self._call_settings(call)
         call_extra = call.pop("extra_body", None) or {}
+        if "max_completion_tokens" in call:
+            call.setdefault("max_tokens", call.pop("max_completion_tokens"))
+        stop = stop_list(stop if stop is not None else call.pop("stop", None))
         body: dict[str, Any] = {
             **self.model_kwargs,
             **(self.extra_body or {}),
@@ -366,3 +377,8 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
                         await run_manager.on_llm_new_token(out.text, chunk=out)
                     yield out
         yield state.final(self.model)
+
+
+Together = TogetherLLM
+"""``langchain_together``'s name for this class: ``from langchain_together import Together``
+becomes ``from together_integrations.langchain import Together``."""
