@@ -7,7 +7,9 @@ converters in :mod:`._convert`. Streams and whole responses go through the same 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -21,6 +23,7 @@ from langchain_core.language_models.chat_models import (
     generate_from_stream,
 )
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -68,6 +71,7 @@ TOKENS_PER_IMAGE = 1_000
 """A flat estimate per image part (vision encoders use a few hundred to ~1,600 tokens)."""
 
 _ToolChoice = dict[str, Any] | str | bool | None
+_WARNED_NO_HEADERS: list[bool] = []
 
 
 def _estimate_text(text: str) -> int:
@@ -425,7 +429,13 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         request = prepared.request
         fingerprint = (wire.model_extra or {}).get("system_fingerprint")
         generations = []
-        for result in parse_chat_completion(wire, think_tags=self._think_tags(request.model)):
+        results = parse_chat_completion(wire, think_tags=self._think_tags(request.model))
+        # Choices in index order (the server may send them in any), so invoke() returns
+        # choice 0; the response's usage covers all n choices, so only the first carries it
+        # and summing usage over messages counts it once.
+        for position, result in enumerate(sorted(results, key=lambda r: r.index)):
+            if position:
+                result = dataclasses.replace(result, usage=None)
             message = message_from_result(result, system_fingerprint=fingerprint)
             if prepared.parse_as is not None:
                 _parsed(message, prepared.parse_as)
@@ -446,6 +456,22 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             llm_output["system_fingerprint"] = fingerprint
         return ChatResult(generations=generations, llm_output=llm_output)
 
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        """``generate``/``batch`` over several prompts: token counts summed, as ChatOpenAI
+        does (LangChain's default drops them)."""
+        usage: dict[str, int] = {}
+        combined: dict[str, Any] = {}
+        for output in llm_outputs:
+            if not output:
+                continue
+            for key, value in (output.get("token_usage") or {}).items():
+                if isinstance(value, int):
+                    usage[key] = usage.get(key, 0) + value
+            for key in ("model_name", "model_provider", "system_fingerprint"):
+                if key in output:
+                    combined.setdefault(key, output[key])
+        return {"token_usage": usage, **combined}
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -456,6 +482,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
+        self._warn_no_headers()
         try:
             wire = prepared.transport.chat_completions(prepared.request, prepared.options)
         except APIError as exc:
@@ -472,11 +499,39 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
+        self._warn_no_headers()
         try:
             wire = await prepared.transport.achat_completions(prepared.request, prepared.options)
         except APIError as exc:
             raise to_langchain_error(exc) from exc
         return self._chat_result(wire, prepared)
+
+    def _stream_state(
+        self, messages: list[BaseMessage], request: ChatCompletionRequest
+    ) -> _StreamState:
+        estimate = None
+        if self.stream_usage is not False:
+            estimate = self.get_num_tokens_from_messages(messages)
+            if request.tools:
+                estimate += _estimate_text(json.dumps([t.to_wire() for t in request.tools]))
+        return _StreamState(self._think_tags(request.model), request.model, estimate)
+
+    def _warn_no_headers(self) -> None:
+        # The transport gives headers only with streams so far; say so rather than leave
+        # response_metadata["headers"] silently missing.
+        if self.include_response_headers and not _WARNED_NO_HEADERS:
+            _WARNED_NO_HEADERS.append(True)
+            warnings.warn(
+                "include_response_headers=True: response headers are reported on streamed "
+                "calls only for now (stream(), or streaming=True); this call has none.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _headers_of(self, stream: Any) -> dict[str, str] | None:
+        if not self.include_response_headers:
+            return None
+        return dict(stream.response.headers)
 
     def _stream_request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -495,9 +550,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         prepared = self._stream_request(messages, stop, kwargs)
         request = prepared.request
-        state = _StreamState(self._think_tags(request.model), request.model)
+        state = self._stream_state(messages, request)
         try:
             stream = prepared.transport.chat_completions_stream(request, prepared.options)
+            state.headers = self._headers_of(stream)
             with stream:
                 for wire in stream:
                     for chunk in state.feed(wire):
@@ -520,9 +576,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         prepared = self._stream_request(messages, stop, kwargs)
         request = prepared.request
-        state = _StreamState(self._think_tags(request.model), request.model)
+        state = self._stream_state(messages, request)
         try:
             stream = await prepared.transport.achat_completions_stream(request, prepared.options)
+            state.headers = self._headers_of(stream)
             async with stream:
                 async for wire in stream:
                     for chunk in state.feed(wire):
@@ -585,7 +642,8 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             method: ``"json_schema"`` (``response_format`` with the schema),
                 ``"function_calling"`` (a forced tool call) or ``"json_mode"`` (any JSON
                 object; describe the schema in the prompt). Defaults to ``json_schema``
-                where the catalog says the model supports it, else ``function_calling``.
+                where the catalog says the model supports it, else ``function_calling``
+                where it calls tools, else ``json_mode``.
             include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
                 instead of raising on a parsing error.
             strict: Ask the server to enforce the schema exactly.
@@ -593,8 +651,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if kwargs:
             raise ValueError(f"Unexpected arguments: {sorted(kwargs)}")
         if method is None:
-            supported = get_model_capabilities(self.model).structured_output
-            method = "json_schema" if supported else "function_calling"
+            method = _default_structured_method(self.model)
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         llm: Runnable[Any, Any]
         parser: Runnable[Any, Any]
@@ -675,6 +732,20 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         return total
 
 
+def _default_structured_method(
+    model: str,
+) -> Literal["json_schema", "function_calling", "json_mode"]:
+    """json_schema where the catalog says the model takes it, else a forced tool call where
+    it calls tools, else json_mode: a model with neither must not be sent a forced tool
+    call it cannot make."""
+    caps = get_model_capabilities(model)
+    if caps.structured_output:
+        return "json_schema"
+    if caps.tool_calling:
+        return "function_calling"
+    return "json_mode"
+
+
 def _wire_tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
     names = [_tool_name(t) for t in tools]
     if choice is True:
@@ -701,11 +772,14 @@ def _wire_tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str,
 
 
 def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:
-    """``response_format`` for ``method="json_schema"``."""
+    """``response_format`` for ``method="json_schema"``; ``strict=True`` also makes the schema
+    strict (see :func:`strict_schema`), as the server's strict mode needs."""
     if isinstance(schema, dict) and schema.get("type") == "json_schema":
-        return schema  # already a response_format
-    if isinstance(schema, dict) and "schema" in schema and "name" in schema:
-        spec: dict[str, Any] = dict(schema)  # {"name", "schema", "strict"?}
+        if not strict:
+            return schema  # already a response_format
+        spec: dict[str, Any] = dict(schema.get("json_schema") or {})
+    elif isinstance(schema, dict) and "schema" in schema and "name" in schema:
+        spec = dict(schema)  # {"name", "schema", "strict"?}
     elif isinstance(schema, dict) and "title" not in schema and "properties" in schema:
         spec = {"name": "response", "schema": schema}  # an untitled JSON schema
     else:
@@ -715,7 +789,38 @@ def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> d
             spec["description"] = function["description"]
     if strict is not None:
         spec["strict"] = strict
+    if strict:
+        spec["schema"] = strict_schema(spec.get("schema") or {})
     return {"type": "json_schema", "json_schema": spec}
+
+
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("$defs", "definitions", "properties", "patternProperties")
+
+
+def strict_schema(schema: Any) -> Any:
+    """A copy of a JSON schema in the strict form: every object closed
+    (``additionalProperties: false``) with all its properties required, at every depth
+    (properties, items, ``anyOf``/``oneOf``/``allOf``, ``$defs``). Optional fields stay
+    nullable where the schema says so (pydantic writes ``anyOf: [..., {"type": "null"}]``)."""
+    if isinstance(schema, list):
+        return [strict_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in _SUBSCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: strict_schema(sub) for name, sub in out[key].items()}
+    for key in _SUBSCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [strict_schema(sub) for sub in out[key]]
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(out.get(key), dict):
+            out[key] = strict_schema(out[key])
+    if out.get("type") == "object" or "properties" in out:
+        out["additionalProperties"] = False
+        out["required"] = list(out.get("properties") or {})
+    return out
 
 
 class _Prepared(NamedTuple):
@@ -753,16 +858,31 @@ class _StreamState:
 
     LangChain merges chunk metadata by concatenating strings, so values that must appear
     once (``finish_reason``, which some engines repeat once per tool call, the model name,
-    the id) are reported once.
+    the id) are reported once. When the server sent no usage (vLLM-style engines, Llama-3.1
+    tool streams) and ``input_estimate`` is given, the last chunk carries an offline
+    estimate, flagged ``response_metadata["usage_estimated"]``.
     """
 
-    __slots__ = ("acc", "fingerprint", "finished", "model")
+    __slots__ = (
+        "acc",
+        "fingerprint",
+        "finished",
+        "headers",
+        "input_estimate",
+        "model",
+        "output_chars",
+        "saw_usage",
+    )
 
-    def __init__(self, think_tags: bool, model: str) -> None:
+    def __init__(self, think_tags: bool, model: str, input_estimate: int | None = None) -> None:
         self.acc = ChatStreamAccumulator(think_tags=think_tags)
         self.finished: set[int] = set()
         self.fingerprint: str | None = None
         self.model = model
+        self.input_estimate = input_estimate
+        self.saw_usage = False
+        self.output_chars = 0
+        self.headers: dict[str, str] | None = None
 
     def feed(self, wire: ChatCompletionChunk) -> Iterator[ChatGenerationChunk]:
         if self.fingerprint is None and wire.model_extra:
@@ -776,7 +896,13 @@ class _StreamState:
                     view.finish_reason = None
                 else:
                     self.finished.add(view.index)
+            self.output_chars += len(view.content or "") + len(view.reasoning or "")
+            self.output_chars += sum(
+                len(d.arguments or "") + len(d.name or "") for d in view.tool_calls
+            )
             message = chunk_from_view(view)
+            if message.usage_metadata is not None:
+                self.saw_usage = True
             info = {"finish_reason": view.finish_reason} if view.finish_reason else None
             yield ChatGenerationChunk(message=message, generation_info=info)
 
@@ -790,11 +916,23 @@ class _StreamState:
             metadata["id"] = self.acc.id
         if self.fingerprint:
             metadata["system_fingerprint"] = self.fingerprint
+        if self.headers is not None:
+            metadata["headers"] = self.headers
+        usage: UsageMetadata | None = None
+        if not self.saw_usage and self.input_estimate is not None:
+            output = -(-self.output_chars // CHARS_PER_TOKEN)
+            usage = UsageMetadata(
+                input_tokens=self.input_estimate,
+                output_tokens=output,
+                total_tokens=self.input_estimate + output,
+            )
+            metadata["usage_estimated"] = True
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
                 chunk_position="last",
                 response_metadata=metadata,
+                usage_metadata=usage,
                 id=self.acc.id or None,
             )
         )

@@ -14,8 +14,9 @@ from together_integrations._embeddings import (
     DEFAULT_MAX_TOKENS_PER_BATCH,
     EmbeddingBatcher,
 )
-from together_integrations._exceptions import TogetherConfigError
+from together_integrations._exceptions import APIError, TogetherConfigError
 from together_integrations.langchain._common import TogetherClientSettings
+from together_integrations.langchain._errors import to_langchain_error
 
 __all__ = ["TogetherEmbeddings"]
 
@@ -116,16 +117,30 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents: one vector per text, in order (``[]`` sends nothing)."""
-        return self._batcher().embed(texts)
+        try:
+            return self._batcher().embed(texts)
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query text."""
-        return self._batcher().embed([text])[0]
+        return self.embed_documents([text])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async :meth:`embed_documents`."""
-        return await self._batcher().aembed(texts)
+        try:
+            return await self._batcher().aembed(texts)
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
 
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query`."""
-        return (await self._batcher().aembed([text]))[0]
+        return (await self.aembed_documents([text]))[0]
+
+    def _get_ls_params(self, **kwargs: Any) -> dict[str, Any]:
+        """LangSmith's standard parameters (LangChain's Embeddings has no hook of its own)."""
+        return {
+            "ls_provider": "together",
+            "ls_model_name": kwargs.get("model", self.model),
+            "ls_model_type": "embedding",
+        }

@@ -21,6 +21,7 @@ from together_integrations.langchain._common import (
     stop_list,
     validate_request,
 )
+from together_integrations.langchain._errors import langchain_errors
 from together_integrations.schemas import (
     Completion,
     CompletionChunk,
@@ -301,7 +302,8 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         results = []
         for prompt in prompts:
             request, transport, options = self._request(prompt, stop, kwargs)
-            results.append(transport.completions(request, options))
+            with langchain_errors():
+                results.append(transport.completions(request, options))
         return self._result(results)
 
     async def _agenerate(
@@ -318,9 +320,10 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
 
             return self._result_from_streams(list(await asyncio.gather(*map(collect, prompts))))
         prepared = [self._request(p, stop, kwargs) for p in prompts]
-        responses = await asyncio.gather(
-            *(transport.acompletions(request, options) for request, transport, options in prepared)
-        )
+        with langchain_errors():
+            responses = await asyncio.gather(
+                *(transport.acompletions(r, options) for r, transport, options in prepared)
+            )
         return self._result(list(responses))
 
     def _result_from_streams(self, streams: list[list[GenerationChunk]]) -> LLMResult:
@@ -349,7 +352,7 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         self._check_streamable(kwargs)
         request, transport, options = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        with transport.completions_stream(request, options) as stream:
+        with langchain_errors(), transport.completions_stream(request, options) as stream:
             for chunk in stream:
                 out = state.feed(chunk)
                 if out is not None:
@@ -368,14 +371,15 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         self._check_streamable(kwargs)
         request, transport, options = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        stream = await transport.acompletions_stream(request, options)
-        async with stream:
-            async for chunk in stream:
-                out = state.feed(chunk)
-                if out is not None:
-                    if run_manager:
-                        await run_manager.on_llm_new_token(out.text, chunk=out)
-                    yield out
+        with langchain_errors():
+            stream = await transport.acompletions_stream(request, options)
+            async with stream:
+                async for chunk in stream:
+                    out = state.feed(chunk)
+                    if out is not None:
+                        if run_manager:
+                            await run_manager.on_llm_new_token(out.text, chunk=out)
+                        yield out
         yield state.final(self.model)
 
 

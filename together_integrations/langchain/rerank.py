@@ -11,8 +11,9 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field
 
-from together_integrations._exceptions import APIResponseValidationError
+from together_integrations._exceptions import APIError, APIResponseValidationError
 from together_integrations.langchain._common import TogetherClientSettings, validate_request
+from together_integrations.langchain._errors import to_langchain_error
 from together_integrations.schemas import RerankRequest, RerankResponse
 
 __all__ = ["TogetherRerank"]
@@ -205,8 +206,11 @@ class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
         if not documents:
             return []
         request = self._request(query, documents, n, fields)
-        response = self._get_transport().rerank(request, self._request_options())
-        return _ranking(response, len(documents))
+        try:
+            response = self._get_transport().rerank(request, self._request_options())
+            return _ranking(response, len(documents))
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
 
     async def arerank(
         self,
@@ -221,8 +225,20 @@ class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
         if not documents:
             return []
         request = self._request(query, documents, n, fields)
-        response = await self._get_transport().arerank(request, self._request_options())
-        return _ranking(response, len(documents))
+        try:
+            response = await self._get_transport().arerank(request, self._request_options())
+            return _ranking(response, len(documents))
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
+
+    def _get_ls_params(self, **kwargs: Any) -> dict[str, Any]:
+        """LangSmith's standard parameters (LangChain's compressors have no hook of their
+        own)."""
+        return {
+            "ls_provider": "together",
+            "ls_model_name": kwargs.get("model", self.model),
+            "ls_model_type": "rerank",
+        }
 
     @staticmethod
     def _scored(documents: Sequence[Document], ranking: list[dict[str, Any]]) -> list[Document]:
