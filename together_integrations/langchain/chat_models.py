@@ -121,26 +121,36 @@ def _tool_name(tool: Mapping[str, Any]) -> str:
 class ChatTogether(TogetherClientSettings, BaseChatModel):
     """Together chat models (``POST /chat/completions``) for LangChain.
 
-    A drop-in replacement for ``langchain_together.ChatTogether``: the same parameter
-    names (``model``/``model_name``, ``api_key``/``together_api_key``,
-    ``base_url``/``together_api_base``) on a shared connection pool with typed errors.
+    A drop-in replacement for ``langchain_together.ChatTogether`` and for
+    ``ChatOpenAI(base_url=<Together>)``: their parameter names (``model``/``model_name``,
+    ``api_key``/``together_api_key``/``openai_api_key``, ``base_url``/``together_api_base``/
+    ``openai_api_base``, ``timeout``/``request_timeout``...) on a shared connection pool with
+    typed errors. Unknown constructor arguments warn and are sent as request fields
+    (``model_kwargs``); ChatOpenAI's client-side options are honoured, refused or dropped
+    with a warning, never sent.
 
     Setup:
-        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``
+        (``TOGETHER_API_BASE`` or ``TOGETHER_BASE_URL`` for another host).
 
     Key init args (completion params):
-        model: Model id, e.g. ``"openai/gpt-oss-20b"`` (alias ``model_name``).
-        temperature, max_tokens, top_p, top_k, min_p, repetition_penalty,
-        presence_penalty, frequency_penalty, stop, seed, n, logit_bias: Sampling.
+        model: Model id, e.g. ``"openai/gpt-oss-20b"`` (also ``model_name``).
+        temperature, max_tokens (also ``max_completion_tokens``), top_p, top_k, min_p,
+        repetition_penalty, presence_penalty, frequency_penalty, stop (a list or one
+        string), seed, n, logit_bias: Sampling.
         logprobs: ``True`` or an integer (Together takes the number of alternatives);
             ``top_logprobs`` sets that number too.
         response_format, reasoning_effort, reasoning (``{"enabled": bool}``), safety_model,
         chat_template_kwargs: Together request fields.
         model_kwargs / extra_body: Any other request field, sent as given.
+        stream_usage, include_response_headers, disabled_params: as in ChatOpenAI.
 
     Key init args (client params):
-        api_key, base_url, timeout, max_retries, default_headers, default_query;
-        transport (a ``TogetherTransport``), or http_client / http_async_client.
+        api_key, base_url, timeout (seconds, ``(connect, read)`` or an ``httpx.Timeout``),
+        connect_timeout, max_retries, default_headers, default_query; transport (a
+        ``TogetherTransport``), or http_client / http_async_client. Per call, ``timeout``,
+        ``extra_headers``, ``extra_query``, ``max_retries`` and ``extra_body`` may be passed
+        to ``invoke``/``bind``: the first four shape the HTTP request, not the body.
 
     Instantiate:
         .. code-block:: python
@@ -154,17 +164,14 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
 
             msg = llm.invoke([("system", "Be brief."), ("human", "Why is the sky blue?")])
             msg.content
-            msg.usage_metadata  # {"input_tokens": ..., "output_tokens": ..., "total_tokens": ...}
             msg.additional_kwargs.get("reasoning_content")  # reasoning models
-            msg.response_metadata  # model_name, finish_reason, id, model_provider="together"
 
     Stream:
         .. code-block:: python
 
             for chunk in llm.stream("Tell me a joke"):
                 print(chunk.text, end="")
-            # usage_metadata arrives on a chunk near the end; the last chunk has
-            # chunk_position="last".
+            # The last chunk has chunk_position="last" and the response metadata.
 
     Async:
         .. code-block:: python
@@ -186,6 +193,8 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             llm_with_tools.invoke("Weather in Paris?").tool_calls
             # [{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_...", ...}]
 
+        Arguments that are not valid JSON arrive in ``invalid_tool_calls``, never guessed.
+
     Structured output:
         .. code-block:: python
 
@@ -196,7 +205,13 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
                 confidence: float
 
             llm.with_structured_output(Answer).invoke("...")  # json_schema where supported
+            llm.with_structured_output(Answer, method="json_schema", strict=True)
             llm.with_structured_output(Answer, method="function_calling", include_raw=True)
+            llm.bind(response_format=Answer).invoke("...").additional_kwargs["parsed"]
+
+        The default method follows the catalog: ``json_schema``, else a forced tool call for
+        models that call tools, else ``json_mode``. ``strict=True`` closes every object of
+        the schema (``additionalProperties: false``, all keys required).
 
     Image input:
         .. code-block:: python
@@ -206,6 +221,46 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
                 {"type": "text", "text": "Describe this image."},
                 {"type": "image", "url": "https://example.com/cat.png"},
             ])])
+            # also {"type": "image", "base64": ..., "mime_type": "image/png"}, image_url
+            # parts, and video/audio blocks for models that take them.
+
+    Token usage:
+        .. code-block:: python
+
+            msg.usage_metadata
+            # {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18,
+            #  "input_token_details": {"cache_read": 0},
+            #  "output_token_details": {"reasoning": 5}}   # when the server reports them
+
+        Streams carry ``usage_metadata`` on one chunk near the end. Engines that send no
+        usage on streams (vLLM-style models such as Gemma, Llama-3.1 tool streams) get an
+        offline estimate (about 4 characters per token) on the last chunk, flagged with
+        ``response_metadata["usage_estimated"] = True``; ``stream_usage=True`` also asks the
+        server for real counts, ``stream_usage=False`` turns the estimate off. With
+        ``n > 1``, usage (for all choices) is on the first choice only.
+
+    Logprobs:
+        .. code-block:: python
+
+            msg = llm.bind(logprobs=True, top_logprobs=2).invoke("Hi")
+            msg.response_metadata["logprobs"]
+            # {"content": [{"token": "Hello", "logprob": -0.01, "bytes": [...],
+            #               "top_logprobs": [{"token": ..., "logprob": ..., "bytes": ...}]}]}
+
+        Both shapes the server sends (Together's and OpenAI's) become this one; streamed
+        logprobs are concatenated.
+
+    Response metadata:
+        .. code-block:: python
+
+            msg.response_metadata
+            # {"model_name": "openai/gpt-oss-20b", "model_provider": "together",
+            #  "finish_reason": "stop", "id": "o...", "seed": ...,
+            #  "system_fingerprint": ..., "warnings": [...]}   # when sent
+            # "headers": {...} with include_response_headers=True (streams)
+
+        ``finish_reason`` is ``stop``, ``length`` or ``tool_calls`` (``eos`` is reported as
+        ``stop``).
 
     Reasoning:
         ``message.reasoning`` (and ``<think>`` blocks of models that write them into the
@@ -217,7 +272,9 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         Failures raise the library's typed errors (``RateLimitError``, ``NotFoundError``...),
         each also an instance of the matching ``langchain_core.exceptions`` class
         (``ModelRateLimitError``, ``ModelNotFoundError``, ``ContextOverflowError``...).
-        Retries happen once, in the shared transport. Building an instance does no I/O.
+        Arguments the client can tell are invalid raise ``LCInvalidArgumentsError`` (a
+        ``ValueError`` and ``ModelInvalidRequestError``) before any request. Retries happen
+        once, in the shared transport. Building an instance does no I/O.
     """
 
     _ALIASES: ClassVar[dict[str, str]] = {"max_completion_tokens": "max_tokens"}
@@ -226,16 +283,30 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     """Model id, e.g. ``openai/gpt-oss-20b`` (alias ``model_name``)."""
     temperature: float | None = None
+    """Sampling temperature (0 = greedy; the server's default when unset)."""
     max_tokens: int | None = None
+    """Maximum tokens to generate (also ``max_completion_tokens``)."""
     top_p: float | None = None
+    """Nucleus sampling: sample from the smallest set of tokens with this total
+    probability."""
     top_k: int | None = None
+    """Sample from the ``top_k`` most likely tokens (a Together field)."""
     min_p: float | None = None
+    """Drop tokens less likely than ``min_p`` times the most likely one (a Together
+    field)."""
     repetition_penalty: float | None = None
+    """Penalty for repeated tokens, 1.0 = none (a Together field)."""
     presence_penalty: float | None = None
+    """Penalty for tokens already present in the text (-2 to 2)."""
     frequency_penalty: float | None = None
+    """Penalty proportional to how often a token already appeared (-2 to 2)."""
     logit_bias: dict[str, float] | None = None
+    """Token id (as a string) → bias added to its logit."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences (also ``stop_sequences``; one string is a one-item list). A call's
+    ``stop`` replaces them."""
     seed: int | None = None
+    """Seed for reproducible sampling."""
     n: int | None = Field(default=None, ge=1, le=128)
     """Number of choices (1 when streaming)."""
     logprobs: int | bool | None = None
@@ -244,11 +315,17 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     """Alternatives per token (sent as the integer ``logprobs``)."""
     response_format: dict[str, Any] | None = None
+    """``{"type": "json_object"}``, ``{"type": "json_schema", "json_schema": {...}}`` or
+    ``{"type": "regex", "pattern": ...}``. Per call, a pydantic class or TypedDict is
+    accepted too (see Structured output)."""
     reasoning_effort: Literal["low", "medium", "high"] | None = None
+    """Reasoning effort for models that take it (gpt-oss)."""
     reasoning: dict[str, Any] | None = None
     """``{"enabled": bool}`` for hybrid reasoning models."""
     safety_model: str | None = None
+    """A Llama Guard model id to moderate the reply with (a Together field)."""
     chat_template_kwargs: dict[str, Any] | None = None
+    """Arguments for the model's chat template, e.g. ``{"thinking": False}``."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request fields, sent as given (unknown constructor arguments land here)."""
     extra_body: dict[str, Any] | None = None

@@ -31,29 +31,43 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     ``max_concurrency`` requests in flight, returning vectors in input order.
 
     Setup:
-        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``
+        (``TOGETHER_API_BASE`` or ``TOGETHER_BASE_URL`` for another host).
+
+    Key init args:
+        model: Embedding model id (also ``model_name``).
+        batch_size (also ``chunk_size``), max_tokens_per_batch, max_concurrency,
+        show_progress (also ``show_progress_bar``), dimensions, model_kwargs.
+        api_key (also ``together_api_key``, ``openai_api_key``), base_url (also
+        ``together_api_base``, ``openai_api_base``), timeout (also ``request_timeout``),
+        max_retries, default_headers, default_query, transport, http_client /
+        http_async_client.
+        OpenAIEmbeddings' tokenizer options (``embedding_ctx_length``,
+        ``tiktoken_model_name``, ``allowed_special``...) are dropped with a warning.
 
     Instantiate:
         .. code-block:: python
 
             from together_integrations.langchain import TogetherEmbeddings
 
-            embeddings = TogetherEmbeddings(
-                model="intfloat/multilingual-e5-large-instruct",
-                # batch_size=128, max_concurrency=4, show_progress=False,
-                # api_key="...", timeout=60, max_retries=2,
-            )
+            embeddings = TogetherEmbeddings(model="intfloat/multilingual-e5-large-instruct")
 
     Embed:
         .. code-block:: python
 
             vectors = embeddings.embed_documents(["Together serves open models.", "Hi"])
             query = embeddings.embed_query("Who serves open models?")
-            # async: await embeddings.aembed_documents([...]), await embeddings.aembed_query(...)
+
+    Async:
+        .. code-block:: python
+
+            await embeddings.aembed_documents([...])
+            await embeddings.aembed_query("...")
 
     Empty strings raise ``ValueError`` before any request (the API rejects them); long texts
-    are never truncated here, the server's answer is raised as is. Building an instance does
-    no I/O.
+    are never truncated here, the server's answer is raised as is. Errors are the library's
+    typed errors, each also the matching ``langchain_core.exceptions`` class. Building an
+    instance does no I/O.
     """
 
     _ALIASES: ClassVar[dict[str, str]] = {

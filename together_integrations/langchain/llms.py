@@ -106,10 +106,26 @@ class _CompletionStreamState:
 class TogetherLLM(TogetherClientSettings, BaseLLM):
     """Together text completion models (``POST /completions``): prompt in, text out.
 
-    For chat models with messages, tools and structured output, use ``ChatTogether``.
+    Also importable as ``Together``, the ``langchain_together`` name. For chat models with
+    messages, tools and structured output, use ``ChatTogether``.
 
     Setup:
-        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``
+        (``TOGETHER_API_BASE`` or ``TOGETHER_BASE_URL`` for another host).
+
+    Key init args (completion params):
+        model: Model id (also ``model_name``).
+        temperature, max_tokens (also ``max_completion_tokens``), top_p, top_k,
+        repetition_penalty, stop (a list or one string), seed, logprobs, echo, n: Sampling.
+        model_kwargs / extra_body: Any other request field (``min_p``, ``safety_model``...).
+
+    Key init args (client params):
+        api_key (also ``together_api_key``, ``openai_api_key``), base_url (also
+        ``together_api_base``, ``openai_api_base``), timeout (also ``request_timeout``;
+        seconds, ``(connect, read)`` or an ``httpx.Timeout``), max_retries, default_headers,
+        default_query, transport, http_client / http_async_client. Per call,
+        ``timeout``, ``extra_headers``, ``extra_query``, ``max_retries`` shape the request
+        and ``extra_body`` extends the body.
 
     Instantiate:
         .. code-block:: python
@@ -117,11 +133,7 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
             from together_integrations.langchain import TogetherLLM
 
             llm = TogetherLLM(
-                model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
-                temperature=0.7,
-                max_tokens=128,
-                # top_p, top_k, repetition_penalty, stop, seed, logprobs, echo, n,
-                # model_kwargs={...}, api_key="...", timeout=60, max_retries=2,
+                model="meta-llama/Llama-3.3-70B-Instruct-Turbo", temperature=0.7, max_tokens=128
             )
 
     Invoke:
@@ -143,13 +155,25 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
             async for text in llm.astream("Once upon a time"):
                 ...
 
-    Usage and logprobs:
-        ``llm.generate([...]).llm_output["token_usage"]`` holds the summed token counts; each
-        generation's ``generation_info`` has ``finish_reason`` (``"eos"`` reported as
-        ``"stop"``) and, when ``logprobs`` is set, ``logprobs`` as a list of
-        ``{"token", "logprob", "bytes", "top_logprobs"}`` whichever shape the server sent.
-        When streaming, the last chunk's ``generation_info`` carries ``finish_reason``,
-        ``token_usage`` and ``model_name``.
+    Token usage:
+        ``llm.generate([...]).llm_output["token_usage"]`` holds the token counts summed
+        over prompts (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
+        ``cached_tokens`` when sent). When streaming, the last chunk's ``generation_info``
+        carries ``token_usage`` when the server sent it.
+
+    Logprobs:
+        With ``logprobs=k``, each generation's ``generation_info["logprobs"]`` is a list of
+        ``{"token", "logprob", "bytes", "top_logprobs"}``, whichever shape the server sent.
+
+    Response metadata:
+        Each generation's ``generation_info`` has ``finish_reason`` (``"eos"`` reported as
+        ``"stop"``); ``llm_output`` has ``model_name``. The last streamed chunk's
+        ``generation_info`` has ``finish_reason`` and ``model_name``.
+
+    Errors:
+        As ``ChatTogether``: the library's typed errors, each also the matching
+        ``langchain_core.exceptions`` class; invalid arguments raise
+        ``LCInvalidArgumentsError`` before any request.
     """
 
     _ALIASES: ClassVar[dict[str, str]] = {"max_completion_tokens": "max_tokens"}
@@ -160,7 +184,7 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
     temperature: float | None = None
     """Sampling temperature."""
     max_tokens: int | None = None
-    """Maximum tokens to generate."""
+    """Maximum tokens to generate (also ``max_completion_tokens``)."""
     top_p: float | None = None
     """Nucleus sampling probability mass."""
     top_k: int | None = None
@@ -168,7 +192,8 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
     repetition_penalty: float | None = None
     """Penalty for repeated tokens (1.0 = none)."""
     stop: list[str] | None = None
-    """Default stop sequences (a call's ``stop`` replaces them)."""
+    """Default stop sequences (one string is a one-item list; a call's ``stop`` replaces
+    them)."""
     seed: int | None = None
     """Seed for reproducible sampling."""
     logprobs: int | None = Field(default=None, ge=0, le=20)
