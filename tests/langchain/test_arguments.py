@@ -193,3 +193,15 @@ def test_together_is_the_langchain_together_llm_name(emu: TogetherEmulator) -> N
     model = Together(model_name=LLM_MODEL, together_api_key="k", transport=emu.transport())
     assert model.invoke("The capital of France is")
     assert sent(emu)["model"] == LLM_MODEL and model.together_api_key is not None
+
+
+@pytest.mark.parametrize(
+    "url", ["https://proxy.test/v1/completions", "https://proxy.test/v1/completions/"]
+)
+def test_together_llm_base_url_may_be_the_endpoint_url(url: str) -> None:
+    # langchain_together.Together(base_url=...) names the whole /completions URL.
+    model = Together(model=LLM_MODEL, base_url=url, api_key="k")
+    assert model.base_url == "https://proxy.test/v1"
+    assert TogetherLLM(model=LLM_MODEL, base_url="https://proxy.test/v1", api_key="k").base_url == (
+        "https://proxy.test/v1"
+    )

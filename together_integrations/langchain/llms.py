@@ -12,7 +12,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from together_integrations._chat import normalize_finish_reason
 from together_integrations._transport import RequestOptions, TogetherTransport
@@ -208,6 +208,16 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
     """Extra request fields (e.g. ``min_p``, ``safety_model``), sent as given."""
     extra_body: dict[str, Any] | None = None
     """More extra request fields, sent after ``model_kwargs``."""
+
+    @model_validator(mode="after")
+    def _endpoint_url_as_base(self) -> TogetherLLM:
+        # langchain_together.Together's base_url is the whole endpoint URL
+        # (".../v1/completions"); ours is the API base. Read theirs as meant, so a migrated
+        # proxy URL is not sent to ".../completions/completions".
+        if self.base_url and self.base_url.rstrip("/").endswith("/completions"):
+            base = self.base_url.rstrip("/").removesuffix("/completions")
+            self.__dict__["base_url"] = base
+        return self
 
     # ------------------------------------------------------------- LangChain metadata
 
