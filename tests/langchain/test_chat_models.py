@@ -186,21 +186,6 @@ def test_logprobs_are_an_integer_on_the_wire(
     assert sent(emu).get("logprobs") == wire
 
 
-def test_aliases_of_langchain_together_are_accepted() -> None:
-    llm = ChatTogether(
-        model_name=MODEL,
-        together_api_key="k",
-        together_api_base="https://example.test/v1",
-        request_timeout=12,
-    )
-    assert llm.model == MODEL and llm.base_url == "https://example.test/v1"
-    assert llm.api_key is not None and llm.api_key.get_secret_value() == "k"
-    assert llm.timeout == 12
-    # Attribute spellings of langchain_together.ChatTogether keep working too.
-    assert llm.model_name == MODEL and llm.together_api_base == "https://example.test/v1"
-    assert llm.together_api_key is llm.api_key
-
-
 # ---------------------------------------------------------------- response side
 
 
