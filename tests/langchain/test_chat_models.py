@@ -6,6 +6,7 @@ Every call-shaped test runs once sync and once async (``mode``), through the sam
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -22,6 +23,7 @@ from langchain_core.tools import tool
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
+from together_integrations._catalog import DEFAULT_CATALOG
 from together_integrations.langchain import ChatTogether
 from together_integrations.testing import TogetherEmulator
 
@@ -184,21 +186,6 @@ def test_logprobs_are_an_integer_on_the_wire(
     assert sent(emu).get("logprobs") == wire
 
 
-def test_aliases_of_langchain_together_are_accepted() -> None:
-    llm = ChatTogether(
-        model_name=MODEL,
-        together_api_key="k",
-        together_api_base="https://example.test/v1",
-        request_timeout=12,
-    )
-    assert llm.model == MODEL and llm.base_url == "https://example.test/v1"
-    assert llm.api_key is not None and llm.api_key.get_secret_value() == "k"
-    assert llm.timeout == 12
-    # Attribute spellings of langchain_together.ChatTogether keep working too.
-    assert llm.model_name == MODEL and llm.together_api_base == "https://example.test/v1"
-    assert llm.together_api_key is llm.api_key
-
-
 # ---------------------------------------------------------------- response side
 
 
@@ -247,13 +234,11 @@ def test_stream_shapes_usage_and_the_last_chunk(
     assert meta["finish_reason"] == "stop" and meta["model_name"] == MODEL
     assert meta["model_provider"] == "together" and meta["id"] == full.id
     assert full.id and not full.id.startswith("lc_run")  # the server's response id
-    if dialect == "openai":
-        # vLLM passthrough models (Gemma) send no usage at all, streamed or not.
-        assert full.usage_metadata is None
-    else:
-        assert full.usage_metadata is not None
-        assert full.usage_metadata["input_tokens"] > 0 and full.usage_metadata["output_tokens"] > 0
-        assert sum(c.usage_metadata is not None for c in chunks) == 1
+    assert full.usage_metadata is not None
+    assert full.usage_metadata["input_tokens"] > 0 and full.usage_metadata["output_tokens"] > 0
+    assert sum(c.usage_metadata is not None for c in chunks) == 1
+    # vLLM passthrough models (Gemma) send no usage at all: an offline estimate, flagged.
+    assert meta.get("usage_estimated", False) is (dialect == "openai")
 
 
 def test_stream_reports_reasoning_tokens(emu: TogetherEmulator, llm: ChatTogether) -> None:
@@ -551,14 +536,29 @@ def test_structured_output_methods_and_schema_kinds(
         assert result == {"city": "Oslo", "days": 3}
 
 
-def test_structured_output_default_method_follows_the_catalog(emu: TogetherEmulator) -> None:
+def test_structured_output_default_method_follows_the_catalog(
+    emu: TogetherEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ChatTogether(model=MODEL, transport=emu.transport()).with_structured_output(Forecast).invoke(
         "?"
     )
     assert sent(emu)["response_format"]["type"] == "json_schema"
-    no_json_schema = ChatTogether(model="google/gemma-3n-E4B-it", transport=emu.transport())
-    no_json_schema.with_structured_output(Forecast).invoke("?")
+    tools_only = ChatTogether(
+        model="meta-llama/Llama-3.3-70B-Instruct-Turbo", transport=emu.transport()
+    )
+    caps = DEFAULT_CATALOG.get(tools_only.model)
+    monkeypatch.setitem(
+        DEFAULT_CATALOG._models,
+        tools_only.model.lower(),
+        dataclasses.replace(caps, structured_output=False),
+    )
+    tools_only.with_structured_output(Forecast).invoke("?")
     assert "response_format" not in sent(emu) and sent(emu)["tools"]
+    # Neither json_schema nor tools in the catalog (Gemma-3n): no forced tool call.
+    neither = ChatTogether(model="google/gemma-3n-E4B-it", transport=emu.transport())
+    emu.reply_json({"city": "Oslo", "days": 3})
+    assert isinstance(neither.with_structured_output(Forecast).invoke("?"), Forecast)
+    assert sent(emu)["response_format"] == {"type": "json_object"} and "tools" not in sent(emu)
 
 
 def test_structured_output_strict_and_untitled_schema(
@@ -568,7 +568,8 @@ def test_structured_output_strict_and_untitled_schema(
     out = llm.with_structured_output(untitled, method="json_schema", strict=True).invoke("?")
     assert isinstance(out, dict) and isinstance(out["x"], int)
     fmt = sent(emu)["response_format"]["json_schema"]
-    assert fmt["strict"] is True and fmt["name"] == "response" and fmt["schema"] == untitled
+    assert fmt["strict"] is True and fmt["name"] == "response"
+    assert fmt["schema"] == {**untitled, "additionalProperties": False}
 
 
 def test_structured_output_include_raw(emu: TogetherEmulator, llm: ChatTogether, mode: str) -> None:

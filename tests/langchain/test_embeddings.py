@@ -191,8 +191,3 @@ def test_pickle_round_trip_keeps_settings_and_reads_key_from_env(
     copy = pickle.loads(pickle.dumps(model))
     assert (copy.model, copy.batch_size) == ("BAAI/bge-base-en-v1.5", 7)
     assert copy.api_key is not None and copy.api_key.get_secret_value() == "tk-from-env"
-
-
-def test_legacy_together_api_key_alias_is_accepted() -> None:
-    model = TogetherEmbeddings(together_api_key=KEY)  # type: ignore[call-arg]
-    assert model.api_key is not None and model.api_key.get_secret_value() == KEY

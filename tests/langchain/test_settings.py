@@ -334,6 +334,7 @@ def test_client_side_options_with_no_meaning_here_warn_and_stay_off_the_wire(
     ("option", "value"),
     [("stream_usage", True), ("include_response_headers", True), ("disabled_params", {"n": None})],
 )
+@pytest.mark.filterwarnings("ignore:include_response_headers=True")
 def test_chatopenai_fields_never_reach_the_wire(
     kind: str, rec: Recorder, option: str, value: Any
 ) -> None:

@@ -1,5 +1,6 @@
-"""LangChain integration: ``ChatTogether``, ``TogetherLLM``, ``TogetherEmbeddings``,
-``TogetherRerank``. Requires ``pip install "together-integrations[langchain]"``.
+"""LangChain integration: ``ChatTogether``, ``TogetherLLM`` (also ``Together``, the
+``langchain_together`` name), ``TogetherEmbeddings``, ``TogetherRerank``.
+Requires ``pip install "together-integrations[langchain]"``.
 
 Classes are imported on first access, so importing this package stays cheap.
 """
@@ -20,13 +21,14 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 if TYPE_CHECKING:
     from .chat_models import ChatTogether
     from .embeddings import TogetherEmbeddings
-    from .llms import TogetherLLM
+    from .llms import Together, TogetherLLM
     from .rerank import TogetherRerank
 
-__all__ = ["ChatTogether", "TogetherEmbeddings", "TogetherLLM", "TogetherRerank"]
+__all__ = ["ChatTogether", "Together", "TogetherEmbeddings", "TogetherLLM", "TogetherRerank"]
 
 _MODULES = {
     "ChatTogether": "chat_models",
+    "Together": "llms",
     "TogetherEmbeddings": "embeddings",
     "TogetherLLM": "llms",
     "TogetherRerank": "rerank",

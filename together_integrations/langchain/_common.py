@@ -41,7 +41,7 @@ from together_integrations._transport import RequestOptions, TogetherTransport
 from together_integrations.langchain._errors import invalid_arguments
 from together_integrations.schemas import RequestModel
 
-__all__ = ["TogetherClientSettings", "split_timeout", "validate_request"]
+__all__ = ["TogetherClientSettings", "split_timeout", "stop_list", "validate_request"]
 
 R = TypeVar("R", bound=RequestModel)
 
@@ -155,6 +155,15 @@ def split_timeout(value: Any) -> tuple[float | None, float | None]:
 
 _MISSING = object()
 _KNOWN_NAMES: dict[type, frozenset[str]] = {}
+
+
+def stop_list(value: Any) -> list[str] | None:
+    """Stop sequences as the list the API takes: ChatOpenAI accepts one string too."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
 
 
 def _as_query(value: Any) -> dict[str, str] | None:
@@ -294,6 +303,8 @@ class TogetherClientSettings(BaseModel):
                 f"api_key must be a string or SecretStr, got {type(key_value).__name__}; call "
                 "a key-providing function yourself and pass its result."
             )
+        if "stop" in cls.model_fields and isinstance(out.get("stop"), str):
+            out["stop"] = [out["stop"]]
         if "default_query" in out:
             out["default_query"] = _as_query(out["default_query"])
         if unknown:

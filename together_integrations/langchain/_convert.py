@@ -193,7 +193,9 @@ def _tool_content(content: str | Sequence[Any]) -> str | list[dict[str, Any]]:
 def convert_message_to_wire(message: BaseMessage) -> WireMessage:
     """One LangChain message as a Together chat message."""
     if isinstance(message, SystemMessage):
-        return WireMessage(role="system", content=_text_only(message.content, "system"))
+        return WireMessage(
+            role="system", content=_text_only(message.content, "system"), name=message.name
+        )
     if isinstance(message, HumanMessage):
         return WireMessage(role="user", content=convert_content(message.content), name=message.name)
     if isinstance(message, AIMessage):

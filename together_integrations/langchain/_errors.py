@@ -26,6 +26,8 @@ message of the original, and callers ``raise to_langchain_error(exc) from exc``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from langchain_core.exceptions import (
     ContextOverflowError,
@@ -77,6 +79,7 @@ __all__ = [
     "LCUnprocessableContextOverflowError",
     "LCUnprocessableEntityError",
     "is_context_overflow",
+    "langchain_errors",
     "to_langchain_error",
 ]
 
@@ -229,3 +232,13 @@ def to_langchain_error(error: APIError) -> APIError:
     dual.__dict__.update(error.__dict__)
     dual.__traceback__ = error.__traceback__
     return dual
+
+
+@contextmanager
+def langchain_errors() -> Iterator[None]:
+    """Re-raise errors from the block as :func:`to_langchain_error` twins: the one mapping
+    every LangChain call site (request, stream, parsing) goes through."""
+    try:
+        yield
+    except APIError as exc:
+        raise to_langchain_error(exc) from exc

@@ -7,12 +7,15 @@ converters in :mod:`._convert`. Streams and whole responses go through the same 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
 from langchain_core.language_models.chat_models import (
     BaseChatModel,
@@ -20,6 +23,7 @@ from langchain_core.language_models.chat_models import (
     generate_from_stream,
 )
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -36,7 +40,11 @@ from together_integrations._catalog import get_model_capabilities
 from together_integrations._chat import ChatDeltaView, ChatStreamAccumulator, parse_chat_completion
 from together_integrations._exceptions import APIError
 from together_integrations._transport import RequestOptions, TogetherTransport
-from together_integrations.langchain._common import TogetherClientSettings, validate_request
+from together_integrations.langchain._common import (
+    TogetherClientSettings,
+    stop_list,
+    validate_request,
+)
 from together_integrations.langchain._convert import (
     PROVIDER,
     chunk_from_view,
@@ -63,6 +71,7 @@ TOKENS_PER_IMAGE = 1_000
 """A flat estimate per image part (vision encoders use a few hundred to ~1,600 tokens)."""
 
 _ToolChoice = dict[str, Any] | str | bool | None
+_WARNED_NO_HEADERS: list[bool] = []
 
 
 def _estimate_text(text: str) -> int:
@@ -112,26 +121,36 @@ def _tool_name(tool: Mapping[str, Any]) -> str:
 class ChatTogether(TogetherClientSettings, BaseChatModel):
     """Together chat models (``POST /chat/completions``) for LangChain.
 
-    A drop-in replacement for ``langchain_together.ChatTogether``: the same parameter
-    names (``model``/``model_name``, ``api_key``/``together_api_key``,
-    ``base_url``/``together_api_base``) on a shared connection pool with typed errors.
+    A drop-in replacement for ``langchain_together.ChatTogether`` and for
+    ``ChatOpenAI(base_url=<Together>)``: their parameter names (``model``/``model_name``,
+    ``api_key``/``together_api_key``/``openai_api_key``, ``base_url``/``together_api_base``/
+    ``openai_api_base``, ``timeout``/``request_timeout``...) on a shared connection pool with
+    typed errors. Unknown constructor arguments warn and are sent as request fields
+    (``model_kwargs``); ChatOpenAI's client-side options are honoured, refused or dropped
+    with a warning, never sent.
 
     Setup:
-        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``
+        (``TOGETHER_API_BASE`` or ``TOGETHER_BASE_URL`` for another host).
 
     Key init args (completion params):
-        model: Model id, e.g. ``"openai/gpt-oss-20b"`` (alias ``model_name``).
-        temperature, max_tokens, top_p, top_k, min_p, repetition_penalty,
-        presence_penalty, frequency_penalty, stop, seed, n, logit_bias: Sampling.
+        model: Model id, e.g. ``"openai/gpt-oss-20b"`` (also ``model_name``).
+        temperature, max_tokens (also ``max_completion_tokens``), top_p, top_k, min_p,
+        repetition_penalty, presence_penalty, frequency_penalty, stop (a list or one
+        string), seed, n, logit_bias: Sampling.
         logprobs: ``True`` or an integer (Together takes the number of alternatives);
             ``top_logprobs`` sets that number too.
         response_format, reasoning_effort, reasoning (``{"enabled": bool}``), safety_model,
         chat_template_kwargs: Together request fields.
         model_kwargs / extra_body: Any other request field, sent as given.
+        stream_usage, include_response_headers, disabled_params: as in ChatOpenAI.
 
     Key init args (client params):
-        api_key, base_url, timeout, max_retries, default_headers, default_query;
-        transport (a ``TogetherTransport``), or http_client / http_async_client.
+        api_key, base_url, timeout (seconds, ``(connect, read)`` or an ``httpx.Timeout``),
+        connect_timeout, max_retries, default_headers, default_query; transport (a
+        ``TogetherTransport``), or http_client / http_async_client. Per call, ``timeout``,
+        ``extra_headers``, ``extra_query``, ``max_retries`` and ``extra_body`` may be passed
+        to ``invoke``/``bind``: the first four shape the HTTP request, not the body.
 
     Instantiate:
         .. code-block:: python
@@ -145,17 +164,14 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
 
             msg = llm.invoke([("system", "Be brief."), ("human", "Why is the sky blue?")])
             msg.content
-            msg.usage_metadata  # {"input_tokens": ..., "output_tokens": ..., "total_tokens": ...}
             msg.additional_kwargs.get("reasoning_content")  # reasoning models
-            msg.response_metadata  # model_name, finish_reason, id, model_provider="together"
 
     Stream:
         .. code-block:: python
 
             for chunk in llm.stream("Tell me a joke"):
                 print(chunk.text, end="")
-            # usage_metadata arrives on a chunk near the end; the last chunk has
-            # chunk_position="last".
+            # The last chunk has chunk_position="last" and the response metadata.
 
     Async:
         .. code-block:: python
@@ -177,6 +193,8 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             llm_with_tools.invoke("Weather in Paris?").tool_calls
             # [{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_...", ...}]
 
+        Arguments that are not valid JSON arrive in ``invalid_tool_calls``, never guessed.
+
     Structured output:
         .. code-block:: python
 
@@ -187,7 +205,13 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
                 confidence: float
 
             llm.with_structured_output(Answer).invoke("...")  # json_schema where supported
+            llm.with_structured_output(Answer, method="json_schema", strict=True)
             llm.with_structured_output(Answer, method="function_calling", include_raw=True)
+            llm.bind(response_format=Answer).invoke("...").additional_kwargs["parsed"]
+
+        The default method follows the catalog: ``json_schema``, else a forced tool call for
+        models that call tools, else ``json_mode``. ``strict=True`` closes every object of
+        the schema (``additionalProperties: false``, all keys required).
 
     Image input:
         .. code-block:: python
@@ -197,6 +221,46 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
                 {"type": "text", "text": "Describe this image."},
                 {"type": "image", "url": "https://example.com/cat.png"},
             ])])
+            # also {"type": "image", "base64": ..., "mime_type": "image/png"}, image_url
+            # parts, and video/audio blocks for models that take them.
+
+    Token usage:
+        .. code-block:: python
+
+            msg.usage_metadata
+            # {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18,
+            #  "input_token_details": {"cache_read": 0},
+            #  "output_token_details": {"reasoning": 5}}   # when the server reports them
+
+        Streams carry ``usage_metadata`` on one chunk near the end. Engines that send no
+        usage on streams (vLLM-style models such as Gemma, Llama-3.1 tool streams) get an
+        offline estimate (about 4 characters per token) on the last chunk, flagged with
+        ``response_metadata["usage_estimated"] = True``; ``stream_usage=True`` also asks the
+        server for real counts, ``stream_usage=False`` turns the estimate off. With
+        ``n > 1``, usage (for all choices) is on the first choice only.
+
+    Logprobs:
+        .. code-block:: python
+
+            msg = llm.bind(logprobs=True, top_logprobs=2).invoke("Hi")
+            msg.response_metadata["logprobs"]
+            # {"content": [{"token": "Hello", "logprob": -0.01, "bytes": [...],
+            #               "top_logprobs": [{"token": ..., "logprob": ..., "bytes": ...}]}]}
+
+        Both shapes the server sends (Together's and OpenAI's) become this one; streamed
+        logprobs are concatenated.
+
+    Response metadata:
+        .. code-block:: python
+
+            msg.response_metadata
+            # {"model_name": "openai/gpt-oss-20b", "model_provider": "together",
+            #  "finish_reason": "stop", "id": "o...", "seed": ...,
+            #  "system_fingerprint": ..., "warnings": [...]}   # when sent
+            # "headers": {...} with include_response_headers=True (streams)
+
+        ``finish_reason`` is ``stop``, ``length`` or ``tool_calls`` (``eos`` is reported as
+        ``stop``).
 
     Reasoning:
         ``message.reasoning`` (and ``<think>`` blocks of models that write them into the
@@ -208,7 +272,9 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         Failures raise the library's typed errors (``RateLimitError``, ``NotFoundError``...),
         each also an instance of the matching ``langchain_core.exceptions`` class
         (``ModelRateLimitError``, ``ModelNotFoundError``, ``ContextOverflowError``...).
-        Retries happen once, in the shared transport. Building an instance does no I/O.
+        Arguments the client can tell are invalid raise ``LCInvalidArgumentsError`` (a
+        ``ValueError`` and ``ModelInvalidRequestError``) before any request. Retries happen
+        once, in the shared transport. Building an instance does no I/O.
     """
 
     _ALIASES: ClassVar[dict[str, str]] = {"max_completion_tokens": "max_tokens"}
@@ -217,16 +283,30 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     """Model id, e.g. ``openai/gpt-oss-20b`` (alias ``model_name``)."""
     temperature: float | None = None
+    """Sampling temperature (0 = greedy; the server's default when unset)."""
     max_tokens: int | None = None
+    """Maximum tokens to generate (also ``max_completion_tokens``)."""
     top_p: float | None = None
+    """Nucleus sampling: sample from the smallest set of tokens with this total
+    probability."""
     top_k: int | None = None
+    """Sample from the ``top_k`` most likely tokens (a Together field)."""
     min_p: float | None = None
+    """Drop tokens less likely than ``min_p`` times the most likely one (a Together
+    field)."""
     repetition_penalty: float | None = None
+    """Penalty for repeated tokens, 1.0 = none (a Together field)."""
     presence_penalty: float | None = None
+    """Penalty for tokens already present in the text (-2 to 2)."""
     frequency_penalty: float | None = None
+    """Penalty proportional to how often a token already appeared (-2 to 2)."""
     logit_bias: dict[str, float] | None = None
+    """Token id (as a string) → bias added to its logit."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences (also ``stop_sequences``; one string is a one-item list). A call's
+    ``stop`` replaces them."""
     seed: int | None = None
+    """Seed for reproducible sampling."""
     n: int | None = Field(default=None, ge=1, le=128)
     """Number of choices (1 when streaming)."""
     logprobs: int | bool | None = None
@@ -235,11 +315,17 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     """Alternatives per token (sent as the integer ``logprobs``)."""
     response_format: dict[str, Any] | None = None
+    """``{"type": "json_object"}``, ``{"type": "json_schema", "json_schema": {...}}`` or
+    ``{"type": "regex", "pattern": ...}``. Per call, a pydantic class or TypedDict is
+    accepted too (see Structured output)."""
     reasoning_effort: Literal["low", "medium", "high"] | None = None
+    """Reasoning effort for models that take it (gpt-oss)."""
     reasoning: dict[str, Any] | None = None
     """``{"enabled": bool}`` for hybrid reasoning models."""
     safety_model: str | None = None
+    """A Llama Guard model id to moderate the reply with (a Together field)."""
     chat_template_kwargs: dict[str, Any] | None = None
+    """Arguments for the model's chat template, e.g. ``{"thinking": False}``."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request fields, sent as given (unknown constructor arguments land here)."""
     extra_body: dict[str, Any] | None = None
@@ -330,10 +416,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         temperature = kwargs.get("temperature", self.temperature)
         if temperature is not None:
             params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        max_tokens = kwargs.get("max_tokens", kwargs.get("max_completion_tokens", self.max_tokens))
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        stops = stop or kwargs.get("stop") or self.stop
+        stops = stop_list(stop or kwargs.get("stop") or self.stop)
         if stops:
             params["ls_stop"] = stops
         return params
@@ -379,6 +465,16 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         call.pop("stream", None)  # the transport decides streaming
         transport, options = self._call_settings(call)
         call_extra = call.pop("extra_body", None) or {}
+        _merge_alias(call, "max_completion_tokens", "max_tokens")
+        parse_as: type[BaseModel] | None = None
+        if isinstance(call.get("response_format"), type):
+            # ChatOpenAI takes a schema class here: sent as a json_schema format, and the
+            # reply parsed into additional_kwargs["parsed"] for pydantic classes.
+            schema = call["response_format"]
+            call["response_format"] = _json_schema_format(schema, call.pop("strict", None))
+            if is_basemodel_subclass(schema):
+                parse_as = schema
+        stop = stop_list(stop if stop is not None else call.pop("stop", None))
         body: dict[str, Any] = {
             **self._default_params,
             **self.model_kwargs,
@@ -398,7 +494,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             body["stream_options"] = {"include_usage": True}
         body["messages"] = [convert_message_to_wire(m) for m in messages]
         request = validate_request(ChatCompletionRequest, body, type(self).__name__)
-        return _Prepared(request, transport, options)
+        return _Prepared(request, transport, options, parse_as)
 
     @staticmethod
     def _think_tags(model: str) -> bool:
@@ -406,11 +502,20 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
 
     # -------------------------------------------------------------- generation
 
-    def _chat_result(self, wire: ChatCompletion, request: ChatCompletionRequest) -> ChatResult:
+    def _chat_result(self, wire: ChatCompletion, prepared: _Prepared) -> ChatResult:
+        request = prepared.request
         fingerprint = (wire.model_extra or {}).get("system_fingerprint")
         generations = []
-        for result in parse_chat_completion(wire, think_tags=self._think_tags(request.model)):
+        results = parse_chat_completion(wire, think_tags=self._think_tags(request.model))
+        # Choices in index order (the server may send them in any), so invoke() returns
+        # choice 0; the response's usage covers all n choices, so only the first carries it
+        # and summing usage over messages counts it once.
+        for position, result in enumerate(sorted(results, key=lambda r: r.index)):
+            if position:
+                result = dataclasses.replace(result, usage=None)
             message = message_from_result(result, system_fingerprint=fingerprint)
+            if prepared.parse_as is not None:
+                _parsed(message, prepared.parse_as)
             generations.append(
                 ChatGeneration(
                     message=message,
@@ -428,6 +533,22 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             llm_output["system_fingerprint"] = fingerprint
         return ChatResult(generations=generations, llm_output=llm_output)
 
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        """``generate``/``batch`` over several prompts: token counts summed, as ChatOpenAI
+        does (LangChain's default drops them)."""
+        usage: dict[str, int] = {}
+        combined: dict[str, Any] = {}
+        for output in llm_outputs:
+            if not output:
+                continue
+            for key, value in (output.get("token_usage") or {}).items():
+                if isinstance(value, int):
+                    usage[key] = usage.get(key, 0) + value
+            for key in ("model_name", "model_provider", "system_fingerprint"):
+                if key in output:
+                    combined.setdefault(key, output[key])
+        return {"token_usage": usage, **combined}
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -438,11 +559,12 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
+        self._warn_no_headers()
         try:
             wire = prepared.transport.chat.create(prepared.request, prepared.options)
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._chat_result(wire, prepared.request)
+        return self._chat_result(wire, prepared)
 
     async def _agenerate(
         self,
@@ -454,11 +576,39 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
+        self._warn_no_headers()
         try:
             wire = await prepared.transport.chat.acreate(prepared.request, prepared.options)
         except APIError as exc:
             raise to_langchain_error(exc) from exc
-        return self._chat_result(wire, prepared.request)
+        return self._chat_result(wire, prepared)
+
+    def _stream_state(
+        self, messages: list[BaseMessage], request: ChatCompletionRequest
+    ) -> _StreamState:
+        estimate = None
+        if self.stream_usage is not False:
+            estimate = self.get_num_tokens_from_messages(messages)
+            if request.tools:
+                estimate += _estimate_text(json.dumps([t.to_wire() for t in request.tools]))
+        return _StreamState(self._think_tags(request.model), request.model, estimate)
+
+    def _warn_no_headers(self) -> None:
+        # The transport gives headers only with streams so far; say so rather than leave
+        # response_metadata["headers"] silently missing.
+        if self.include_response_headers and not _WARNED_NO_HEADERS:
+            _WARNED_NO_HEADERS.append(True)
+            warnings.warn(
+                "include_response_headers=True: response headers are reported on streamed "
+                "calls only for now (stream(), or streaming=True); this call has none.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _headers_of(self, stream: Any) -> dict[str, str] | None:
+        if not self.include_response_headers:
+            return None
+        return dict(stream.response.headers)
 
     def _stream_request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -477,9 +627,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         prepared = self._stream_request(messages, stop, kwargs)
         request = prepared.request
-        state = _StreamState(self._think_tags(request.model), request.model)
+        state = self._stream_state(messages, request)
         try:
             stream = prepared.transport.chat.stream(request, prepared.options)
+            state.headers = self._headers_of(stream)
             with stream:
                 for wire in stream:
                     for chunk in state.feed(wire):
@@ -502,9 +653,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         prepared = self._stream_request(messages, stop, kwargs)
         request = prepared.request
-        state = _StreamState(self._think_tags(request.model), request.model)
+        state = self._stream_state(messages, request)
         try:
             stream = await prepared.transport.chat.astream(request, prepared.options)
+            state.headers = self._headers_of(stream)
             async with stream:
                 async for wire in stream:
                     for chunk in state.feed(wire):
@@ -567,7 +719,8 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             method: ``"json_schema"`` (``response_format`` with the schema),
                 ``"function_calling"`` (a forced tool call) or ``"json_mode"`` (any JSON
                 object; describe the schema in the prompt). Defaults to ``json_schema``
-                where the catalog says the model supports it, else ``function_calling``.
+                where the catalog says the model supports it, else ``function_calling``
+                where it calls tools, else ``json_mode``.
             include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
                 instead of raising on a parsing error.
             strict: Ask the server to enforce the schema exactly.
@@ -575,8 +728,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if kwargs:
             raise ValueError(f"Unexpected arguments: {sorted(kwargs)}")
         if method is None:
-            supported = get_model_capabilities(self.model).structured_output
-            method = "json_schema" if supported else "function_calling"
+            method = _default_structured_method(self.model)
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         llm: Runnable[Any, Any]
         parser: Runnable[Any, Any]
@@ -657,6 +809,20 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         return total
 
 
+def _default_structured_method(
+    model: str,
+) -> Literal["json_schema", "function_calling", "json_mode"]:
+    """json_schema where the catalog says the model takes it, else a forced tool call where
+    it calls tools, else json_mode: a model with neither must not be sent a forced tool
+    call it cannot make."""
+    caps = get_model_capabilities(model)
+    if caps.structured_output:
+        return "json_schema"
+    if caps.tool_calling:
+        return "function_calling"
+    return "json_mode"
+
+
 def _wire_tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
     names = [_tool_name(t) for t in tools]
     if choice is True:
@@ -683,11 +849,14 @@ def _wire_tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str,
 
 
 def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:
-    """``response_format`` for ``method="json_schema"``."""
+    """``response_format`` for ``method="json_schema"``; ``strict=True`` also makes the schema
+    strict (see :func:`strict_schema`), as the server's strict mode needs."""
     if isinstance(schema, dict) and schema.get("type") == "json_schema":
-        return schema  # already a response_format
-    if isinstance(schema, dict) and "schema" in schema and "name" in schema:
-        spec: dict[str, Any] = dict(schema)  # {"name", "schema", "strict"?}
+        if not strict:
+            return schema  # already a response_format
+        spec: dict[str, Any] = dict(schema.get("json_schema") or {})
+    elif isinstance(schema, dict) and "schema" in schema and "name" in schema:
+        spec = dict(schema)  # {"name", "schema", "strict"?}
     elif isinstance(schema, dict) and "title" not in schema and "properties" in schema:
         spec = {"name": "response", "schema": schema}  # an untitled JSON schema
     else:
@@ -697,13 +866,68 @@ def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> d
             spec["description"] = function["description"]
     if strict is not None:
         spec["strict"] = strict
+    if strict:
+        spec["schema"] = strict_schema(spec.get("schema") or {})
     return {"type": "json_schema", "json_schema": spec}
+
+
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("$defs", "definitions", "properties", "patternProperties")
+
+
+def strict_schema(schema: Any) -> Any:
+    """A copy of a JSON schema in the strict form: every object closed
+    (``additionalProperties: false``) with all its properties required, at every depth
+    (properties, items, ``anyOf``/``oneOf``/``allOf``, ``$defs``). Optional fields stay
+    nullable where the schema says so (pydantic writes ``anyOf: [..., {"type": "null"}]``)."""
+    if isinstance(schema, list):
+        return [strict_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in _SUBSCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: strict_schema(sub) for name, sub in out[key].items()}
+    for key in _SUBSCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [strict_schema(sub) for sub in out[key]]
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(out.get(key), dict):
+            out[key] = strict_schema(out[key])
+    if out.get("type") == "object" or "properties" in out:
+        out["additionalProperties"] = False
+        out["required"] = list(out.get("properties") or {})
+    return out
 
 
 class _Prepared(NamedTuple):
     request: ChatCompletionRequest
     transport: TogetherTransport
     options: RequestOptions | None
+    parse_as: type[BaseModel] | None = None
+
+
+def _merge_alias(call: dict[str, Any], alias: str, name: str) -> None:
+    """Move a per-call ``alias`` (e.g. ChatOpenAI's ``max_completion_tokens``) to ``name``."""
+    if alias not in call:
+        return
+    value = call.pop(alias)
+    if call.get(name) is not None and value is not None and call[name] != value:
+        raise ValueError(f"{alias}={value!r} and {name}={call[name]!r} disagree; pass one.")
+    if value is not None:
+        call[name] = value
+
+
+def _parsed(message: AIMessage, schema: type[BaseModel]) -> None:
+    """``additional_kwargs["parsed"]`` for a reply to ``response_format=<pydantic class>``."""
+    if message.tool_calls or not isinstance(message.content, str):
+        return
+    try:
+        message.additional_kwargs["parsed"] = schema.model_validate_json(message.content)
+    except ValueError as exc:
+        raise OutputParserException(
+            f"The reply does not match {schema.__name__}: {exc}", llm_output=message.content
+        ) from exc
 
 
 class _StreamState:
@@ -711,16 +935,31 @@ class _StreamState:
 
     LangChain merges chunk metadata by concatenating strings, so values that must appear
     once (``finish_reason``, which some engines repeat once per tool call, the model name,
-    the id) are reported once.
+    the id) are reported once. When the server sent no usage (vLLM-style engines, Llama-3.1
+    tool streams) and ``input_estimate`` is given, the last chunk carries an offline
+    estimate, flagged ``response_metadata["usage_estimated"]``.
     """
 
-    __slots__ = ("acc", "fingerprint", "finished", "model")
+    __slots__ = (
+        "acc",
+        "fingerprint",
+        "finished",
+        "headers",
+        "input_estimate",
+        "model",
+        "output_chars",
+        "saw_usage",
+    )
 
-    def __init__(self, think_tags: bool, model: str) -> None:
+    def __init__(self, think_tags: bool, model: str, input_estimate: int | None = None) -> None:
         self.acc = ChatStreamAccumulator(think_tags=think_tags)
         self.finished: set[int] = set()
         self.fingerprint: str | None = None
         self.model = model
+        self.input_estimate = input_estimate
+        self.saw_usage = False
+        self.output_chars = 0
+        self.headers: dict[str, str] | None = None
 
     def feed(self, wire: ChatCompletionChunk) -> Iterator[ChatGenerationChunk]:
         if self.fingerprint is None and wire.model_extra:
@@ -734,7 +973,13 @@ class _StreamState:
                     view.finish_reason = None
                 else:
                     self.finished.add(view.index)
+            self.output_chars += len(view.content or "") + len(view.reasoning or "")
+            self.output_chars += sum(
+                len(d.arguments or "") + len(d.name or "") for d in view.tool_calls
+            )
             message = chunk_from_view(view)
+            if message.usage_metadata is not None:
+                self.saw_usage = True
             info = {"finish_reason": view.finish_reason} if view.finish_reason else None
             yield ChatGenerationChunk(message=message, generation_info=info)
 
@@ -748,11 +993,23 @@ class _StreamState:
             metadata["id"] = self.acc.id
         if self.fingerprint:
             metadata["system_fingerprint"] = self.fingerprint
+        if self.headers is not None:
+            metadata["headers"] = self.headers
+        usage: UsageMetadata | None = None
+        if not self.saw_usage and self.input_estimate is not None:
+            output = -(-self.output_chars // CHARS_PER_TOKEN)
+            usage = UsageMetadata(
+                input_tokens=self.input_estimate,
+                output_tokens=output,
+                total_tokens=self.input_estimate + output,
+            )
+            metadata["usage_estimated"] = True
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
                 chunk_position="last",
                 response_metadata=metadata,
+                usage_metadata=usage,
                 id=self.acc.id or None,
             )
         )

@@ -7,13 +7,16 @@ from typing import Any, ClassVar
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, model_validator
 
+from together_integrations._catalog import get_model_capabilities
 from together_integrations._embeddings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_TOKENS_PER_BATCH,
     EmbeddingBatcher,
 )
+from together_integrations._exceptions import APIError, TogetherConfigError
 from together_integrations.langchain._common import TogetherClientSettings
+from together_integrations.langchain._errors import to_langchain_error
 
 __all__ = ["TogetherEmbeddings"]
 
@@ -28,29 +31,43 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     ``max_concurrency`` requests in flight, returning vectors in input order.
 
     Setup:
-        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``
+        (``TOGETHER_API_BASE`` or ``TOGETHER_BASE_URL`` for another host).
+
+    Key init args:
+        model: Embedding model id (also ``model_name``).
+        batch_size (also ``chunk_size``), max_tokens_per_batch, max_concurrency,
+        show_progress (also ``show_progress_bar``), dimensions, model_kwargs.
+        api_key (also ``together_api_key``, ``openai_api_key``), base_url (also
+        ``together_api_base``, ``openai_api_base``), timeout (also ``request_timeout``),
+        max_retries, default_headers, default_query, transport, http_client /
+        http_async_client.
+        OpenAIEmbeddings' tokenizer options (``embedding_ctx_length``,
+        ``tiktoken_model_name``, ``allowed_special``...) are dropped with a warning.
 
     Instantiate:
         .. code-block:: python
 
             from together_integrations.langchain import TogetherEmbeddings
 
-            embeddings = TogetherEmbeddings(
-                model="intfloat/multilingual-e5-large-instruct",
-                # batch_size=128, max_concurrency=4, show_progress=False,
-                # api_key="...", timeout=60, max_retries=2,
-            )
+            embeddings = TogetherEmbeddings(model="intfloat/multilingual-e5-large-instruct")
 
     Embed:
         .. code-block:: python
 
             vectors = embeddings.embed_documents(["Together serves open models.", "Hi"])
             query = embeddings.embed_query("Who serves open models?")
-            # async: await embeddings.aembed_documents([...]), await embeddings.aembed_query(...)
+
+    Async:
+        .. code-block:: python
+
+            await embeddings.aembed_documents([...])
+            await embeddings.aembed_query("...")
 
     Empty strings raise ``ValueError`` before any request (the API rejects them); long texts
-    are never truncated here, the server's answer is raised as is. Building an instance does
-    no I/O.
+    are never truncated here, the server's answer is raised as is. Errors are the library's
+    typed errors, each also the matching ``langchain_core.exceptions`` class. Building an
+    instance does no I/O.
     """
 
     _ALIASES: ClassVar[dict[str, str]] = {
@@ -69,7 +86,9 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
     """Maximum requests in flight per call."""
     dimensions: int | None = Field(default=None, ge=1)
-    """Output size, only for models that accept it (Matryoshka models)."""
+    """Output size, for models that accept it: sent when the catalog says the model is a
+    Matryoshka model, or does not know the model (the server decides); refused at
+    construction for a catalogued model that does not take it."""
     show_progress: bool = False
     """Show a tqdm progress bar when tqdm is installed (also ``show_progress_bar``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -83,30 +102,59 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
         return self
 
     def _batcher(self) -> EmbeddingBatcher:
+        dimensions, extra = self.dimensions, self.model_kwargs
+        if dimensions is not None:
+            caps = get_model_capabilities(self.model)
+            if not caps.known:
+                # A model the catalog has not seen: the server decides (a typed 400 if it
+                # does not take dimensions), rather than a refusal based on a guess.
+                dimensions, extra = None, {**extra, "dimensions": dimensions}
+            elif not caps.supports_dimensions:
+                size = caps.embedding_dimensions
+                vectors = f" (its vectors have {size} values)" if size else ""
+                raise TogetherConfigError(
+                    f"{self.model!r} does not accept `dimensions`{vectors}"
+                    ": only Matryoshka models can shorten their vectors. Leave dimensions unset, "
+                    "or choose a model whose catalog entry has supports_dimensions."
+                )
         return EmbeddingBatcher(
             self._get_transport(),
             self.model,
             batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch,
             max_concurrency=self.max_concurrency,
-            dimensions=self.dimensions,
+            dimensions=dimensions,
             options=self._request_options(),
             show_progress=self.show_progress,
-            extra_body=self.model_kwargs,
+            extra_body=extra,
         )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents: one vector per text, in order (``[]`` sends nothing)."""
-        return self._batcher().embed(texts)
+        try:
+            return self._batcher().embed(texts)
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query text."""
-        return self._batcher().embed([text])[0]
+        return self.embed_documents([text])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async :meth:`embed_documents`."""
-        return await self._batcher().aembed(texts)
+        try:
+            return await self._batcher().aembed(texts)
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
 
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query`."""
-        return (await self._batcher().aembed([text]))[0]
+        return (await self.aembed_documents([text]))[0]
+
+    def _get_ls_params(self, **kwargs: Any) -> dict[str, Any]:
+        """LangSmith's standard parameters (LangChain's Embeddings has no hook of its own)."""
+        return {
+            "ls_provider": "together",
+            "ls_model_name": kwargs.get("model", self.model),
+            "ls_model_type": "embedding",
+        }

@@ -12,11 +12,16 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from together_integrations._chat import normalize_finish_reason
 from together_integrations._transport import RequestOptions, TogetherTransport
-from together_integrations.langchain._common import TogetherClientSettings, validate_request
+from together_integrations.langchain._common import (
+    TogetherClientSettings,
+    stop_list,
+    validate_request,
+)
+from together_integrations.langchain._errors import langchain_errors
 from together_integrations.schemas import (
     Completion,
     CompletionChunk,
@@ -26,7 +31,7 @@ from together_integrations.schemas import (
 )
 from together_integrations.schemas.common import Logprobs
 
-__all__ = ["TogetherLLM"]
+__all__ = ["Together", "TogetherLLM"]
 
 DEFAULT_LLM_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 
@@ -101,10 +106,26 @@ class _CompletionStreamState:
 class TogetherLLM(TogetherClientSettings, BaseLLM):
     """Together text completion models (``POST /completions``): prompt in, text out.
 
-    For chat models with messages, tools and structured output, use ``ChatTogether``.
+    Also importable as ``Together``, the ``langchain_together`` name. For chat models with
+    messages, tools and structured output, use ``ChatTogether``.
 
     Setup:
-        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``
+        (``TOGETHER_API_BASE`` or ``TOGETHER_BASE_URL`` for another host).
+
+    Key init args (completion params):
+        model: Model id (also ``model_name``).
+        temperature, max_tokens (also ``max_completion_tokens``), top_p, top_k,
+        repetition_penalty, stop (a list or one string), seed, logprobs, echo, n: Sampling.
+        model_kwargs / extra_body: Any other request field (``min_p``, ``safety_model``...).
+
+    Key init args (client params):
+        api_key (also ``together_api_key``, ``openai_api_key``), base_url (also
+        ``together_api_base``, ``openai_api_base``), timeout (also ``request_timeout``;
+        seconds, ``(connect, read)`` or an ``httpx.Timeout``), max_retries, default_headers,
+        default_query, transport, http_client / http_async_client. Per call,
+        ``timeout``, ``extra_headers``, ``extra_query``, ``max_retries`` shape the request
+        and ``extra_body`` extends the body.
 
     Instantiate:
         .. code-block:: python
@@ -112,11 +133,7 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
             from together_integrations.langchain import TogetherLLM
 
             llm = TogetherLLM(
-                model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
-                temperature=0.7,
-                max_tokens=128,
-                # top_p, top_k, repetition_penalty, stop, seed, logprobs, echo, n,
-                # model_kwargs={...}, api_key="...", timeout=60, max_retries=2,
+                model="meta-llama/Llama-3.3-70B-Instruct-Turbo", temperature=0.7, max_tokens=128
             )
 
     Invoke:
@@ -138,13 +155,25 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
             async for text in llm.astream("Once upon a time"):
                 ...
 
-    Usage and logprobs:
-        ``llm.generate([...]).llm_output["token_usage"]`` holds the summed token counts; each
-        generation's ``generation_info`` has ``finish_reason`` (``"eos"`` reported as
-        ``"stop"``) and, when ``logprobs`` is set, ``logprobs`` as a list of
-        ``{"token", "logprob", "bytes", "top_logprobs"}`` whichever shape the server sent.
-        When streaming, the last chunk's ``generation_info`` carries ``finish_reason``,
-        ``token_usage`` and ``model_name``.
+    Token usage:
+        ``llm.generate([...]).llm_output["token_usage"]`` holds the token counts summed
+        over prompts (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
+        ``cached_tokens`` when sent). When streaming, the last chunk's ``generation_info``
+        carries ``token_usage`` when the server sent it.
+
+    Logprobs:
+        With ``logprobs=k``, each generation's ``generation_info["logprobs"]`` is a list of
+        ``{"token", "logprob", "bytes", "top_logprobs"}``, whichever shape the server sent.
+
+    Response metadata:
+        Each generation's ``generation_info`` has ``finish_reason`` (``"eos"`` reported as
+        ``"stop"``); ``llm_output`` has ``model_name``. The last streamed chunk's
+        ``generation_info`` has ``finish_reason`` and ``model_name``.
+
+    Errors:
+        As ``ChatTogether``: the library's typed errors, each also the matching
+        ``langchain_core.exceptions`` class; invalid arguments raise
+        ``LCInvalidArgumentsError`` before any request.
     """
 
     _ALIASES: ClassVar[dict[str, str]] = {"max_completion_tokens": "max_tokens"}
@@ -155,7 +184,7 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
     temperature: float | None = None
     """Sampling temperature."""
     max_tokens: int | None = None
-    """Maximum tokens to generate."""
+    """Maximum tokens to generate (also ``max_completion_tokens``)."""
     top_p: float | None = None
     """Nucleus sampling probability mass."""
     top_k: int | None = None
@@ -163,7 +192,8 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
     repetition_penalty: float | None = None
     """Penalty for repeated tokens (1.0 = none)."""
     stop: list[str] | None = None
-    """Default stop sequences (a call's ``stop`` replaces them)."""
+    """Default stop sequences (one string is a one-item list; a call's ``stop`` replaces
+    them)."""
     seed: int | None = None
     """Seed for reproducible sampling."""
     logprobs: int | None = Field(default=None, ge=0, le=20)
@@ -178,6 +208,16 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
     """Extra request fields (e.g. ``min_p``, ``safety_model``), sent as given."""
     extra_body: dict[str, Any] | None = None
     """More extra request fields, sent after ``model_kwargs``."""
+
+    @model_validator(mode="after")
+    def _endpoint_url_as_base(self) -> TogetherLLM:
+        # langchain_together.Together's base_url is the whole endpoint URL
+        # (".../v1/completions"); ours is the API base. Read theirs as meant, so a migrated
+        # proxy URL is not sent to ".../completions/completions".
+        if self.base_url and self.base_url.rstrip("/").endswith("/completions"):
+            base = self.base_url.rstrip("/").removesuffix("/completions")
+            self.__dict__["base_url"] = base
+        return self
 
     # ------------------------------------------------------------- LangChain metadata
 
@@ -220,8 +260,12 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "together"
         params["ls_model_name"] = kwargs.get("model", self.model)
-        if not stop and self.stop:
-            params["ls_stop"] = self.stop
+        max_tokens = kwargs.get("max_tokens", kwargs.get("max_completion_tokens"))
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        stops = stop_list(stop or kwargs.get("stop") or self.stop)
+        if stops:
+            params["ls_stop"] = stops
         return params
 
     # --------------------------------------------------------------- request building
@@ -236,6 +280,9 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         call.pop("stream", None)  # the transport decides streaming
         transport, options = self._call_settings(call)
         call_extra = call.pop("extra_body", None) or {}
+        if "max_completion_tokens" in call:
+            call.setdefault("max_tokens", call.pop("max_completion_tokens"))
+        stop = stop_list(stop if stop is not None else call.pop("stop", None))
         body: dict[str, Any] = {
             **self.model_kwargs,
             **(self.extra_body or {}),
@@ -290,7 +337,8 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         results = []
         for prompt in prompts:
             request, transport, options = self._request(prompt, stop, kwargs)
-            results.append(transport.completions.create(request, options))
+            with langchain_errors():
+                results.append(transport.completions.create(request, options))
         return self._result(results)
 
     async def _agenerate(
@@ -307,12 +355,10 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
 
             return self._result_from_streams(list(await asyncio.gather(*map(collect, prompts))))
         prepared = [self._request(p, stop, kwargs) for p in prompts]
-        responses = await asyncio.gather(
-            *(
-                transport.completions.acreate(request, options)
-                for request, transport, options in prepared
+        with langchain_errors():
+            responses = await asyncio.gather(
+                *(transport.completions.acreate(r, options) for r, transport, options in prepared)
             )
-        )
         return self._result(list(responses))
 
     def _result_from_streams(self, streams: list[list[GenerationChunk]]) -> LLMResult:
@@ -341,7 +387,7 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         self._check_streamable(kwargs)
         request, transport, options = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        with transport.completions.stream(request, options) as stream:
+        with langchain_errors(), transport.completions.stream(request, options) as stream:
             for chunk in stream:
                 out = state.feed(chunk)
                 if out is not None:
@@ -360,12 +406,18 @@ class TogetherLLM(TogetherClientSettings, BaseLLM):
         self._check_streamable(kwargs)
         request, transport, options = self._request(prompt, stop, kwargs)
         state = _CompletionStreamState()
-        stream = await transport.completions.astream(request, options)
-        async with stream:
-            async for chunk in stream:
-                out = state.feed(chunk)
-                if out is not None:
-                    if run_manager:
-                        await run_manager.on_llm_new_token(out.text, chunk=out)
-                    yield out
+        with langchain_errors():
+            stream = await transport.completions.astream(request, options)
+            async with stream:
+                async for chunk in stream:
+                    out = state.feed(chunk)
+                    if out is not None:
+                        if run_manager:
+                            await run_manager.on_llm_new_token(out.text, chunk=out)
+                        yield out
         yield state.final(self.model)
+
+
+Together = TogetherLLM
+"""``langchain_together``'s name for this class: ``from langchain_together import Together``
+becomes ``from together_integrations.langchain import Together``."""

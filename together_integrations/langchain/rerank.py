@@ -11,8 +11,9 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field
 
-from together_integrations._exceptions import APIResponseValidationError
+from together_integrations._exceptions import APIError, APIResponseValidationError
 from together_integrations.langchain._common import TogetherClientSettings, validate_request
+from together_integrations.langchain._errors import to_langchain_error
 from together_integrations.schemas import RerankRequest, RerankResponse
 
 __all__ = ["TogetherRerank"]
@@ -109,7 +110,16 @@ class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
     """Rerank documents with a Together reranker, as a LangChain document compressor.
 
     Setup:
-        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``
+        (``TOGETHER_API_BASE`` or ``TOGETHER_BASE_URL`` for another host).
+
+    Key init args:
+        model: Rerank model id (also ``model_name``).
+        top_n (also ``top_k``), rank_fields, model_kwargs.
+        api_key (also ``together_api_key``, ``openai_api_key``), base_url (also
+        ``together_api_base``, ``openai_api_base``), timeout (also ``request_timeout``),
+        max_retries, default_headers, default_query, transport, http_client /
+        http_async_client.
 
     Instantiate:
         .. code-block:: python
@@ -118,13 +128,19 @@ class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
 
             reranker = TogetherRerank(model="Salesforce/Llama-Rank-V1", top_n=3)
 
-    Compress retrieved documents:
+    Invoke (compress retrieved documents):
         .. code-block:: python
 
             docs = reranker.compress_documents(retrieved_docs, "Who serves open models?")
             docs[0].metadata["relevance_score"]  # best first; inputs are not modified
-            # async: await reranker.acompress_documents(retrieved_docs, query)
 
+    Async:
+        .. code-block:: python
+
+            await reranker.acompress_documents(retrieved_docs, query)
+            await reranker.arerank("query", ["doc a", "doc b"])
+
+    Pipelines:
         It plugs into ``ContextualCompressionRetriever(base_compressor=reranker,
         base_retriever=...)`` (``langchain_classic.retrievers``) or any pipeline that calls
         ``compress_documents(documents, query)``.
@@ -143,6 +159,10 @@ class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
         the text becomes ``{"text": page_content}``. Every rank field still missing is taken
         from the ``Document``'s metadata; a field found nowhere raises ``ValueError`` naming the
         document. Non-string values are sent as JSON text.
+
+    Errors:
+        The library's typed errors, each also the matching ``langchain_core.exceptions``
+        class (a 429 is both ``RateLimitError`` and ``ModelRateLimitError``).
     """
 
     _ALIASES: ClassVar[dict[str, str]] = {"top_k": "top_n"}
@@ -205,8 +225,11 @@ class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
         if not documents:
             return []
         request = self._request(query, documents, n, fields)
-        response = self._get_transport().rerank.create(request, self._request_options())
-        return _ranking(response, len(documents))
+        try:
+            response = self._get_transport().rerank.create(request, self._request_options())
+            return _ranking(response, len(documents))
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
 
     async def arerank(
         self,
@@ -221,8 +244,20 @@ class TogetherRerank(TogetherClientSettings, BaseDocumentCompressor):
         if not documents:
             return []
         request = self._request(query, documents, n, fields)
-        response = await self._get_transport().rerank.acreate(request, self._request_options())
-        return _ranking(response, len(documents))
+        try:
+            response = await self._get_transport().rerank.acreate(request, self._request_options())
+            return _ranking(response, len(documents))
+        except APIError as exc:
+            raise to_langchain_error(exc) from exc
+
+    def _get_ls_params(self, **kwargs: Any) -> dict[str, Any]:
+        """LangSmith's standard parameters (LangChain's compressors have no hook of their
+        own)."""
+        return {
+            "ls_provider": "together",
+            "ls_model_name": kwargs.get("model", self.model),
+            "ls_model_type": "rerank",
+        }
 
     @staticmethod
     def _scored(documents: Sequence[Document], ranking: list[dict[str, Any]]) -> list[Document]:
