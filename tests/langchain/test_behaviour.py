@@ -39,11 +39,6 @@ CHAT_MODEL = "openai/gpt-oss-20b"
 KEY = "tk-behaviour-0123456789"
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def sent(emu: TogetherEmulator) -> dict[str, Any]:
     body = emu.requests[-1].json
     assert isinstance(body, dict)
@@ -58,6 +53,10 @@ def stream(runnable: Any, value: Any, mode: str, **kwargs: Any) -> list[Any]:
         return [c async for c in runnable.astream(value, **kwargs)]
 
     return asyncio.run(collect())
+
+
+def invoke(runnable: Any, value: Any, mode: str) -> Any:
+    return runnable.invoke(value) if mode == "sync" else asyncio.run(runnable.ainvoke(value))
 
 
 def merged(chunks: list[AIMessageChunk]) -> AIMessageChunk:
@@ -260,16 +259,13 @@ def test_stream_responses_carry_rate_limit_headers(mode: str) -> None:
     assert "headers" not in merged(stream(plain, "hi", mode)).response_metadata
 
 
-def test_non_streamed_calls_say_headers_are_not_there_yet(monkeypatch: pytest.MonkeyPatch) -> None:
-    from together_integrations.langchain import chat_models
-
-    monkeypatch.setattr(chat_models, "_WARNED_NO_HEADERS", [])
-    llm = ChatTogether(
-        model=CHAT_MODEL, transport=TogetherEmulator().transport(), include_response_headers=True
-    )
-    with pytest.warns(UserWarning, match="streamed calls only"):
-        msg = llm.invoke("hi")
-    assert "headers" not in msg.response_metadata
+def test_non_streamed_calls_carry_rate_limit_headers(mode: str) -> None:
+    emu = TogetherEmulator()
+    llm = ChatTogether(model=CHAT_MODEL, transport=emu.transport(), include_response_headers=True)
+    msg = invoke(llm, "hi", mode)
+    assert msg.response_metadata["headers"]["x-ratelimit-remaining"] == "19"
+    plain = ChatTogether(model=CHAT_MODEL, transport=emu.transport())
+    assert "headers" not in invoke(plain, "hi", mode).response_metadata
 
 
 # ---------------------------------------------------------------- n > 1

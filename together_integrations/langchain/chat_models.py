@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -53,7 +52,12 @@ from together_integrations.langchain._convert import (
     register_content_translator,
 )
 from together_integrations.langchain._errors import to_langchain_error
-from together_integrations.schemas import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from together_integrations.schemas import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    response_headers,
+)
 
 __all__ = ["ChatTogether"]
 
@@ -71,7 +75,6 @@ TOKENS_PER_IMAGE = 1_000
 """A flat estimate per image part (vision encoders use a few hundred to ~1,600 tokens)."""
 
 _ToolChoice = dict[str, Any] | str | bool | None
-_WARNED_NO_HEADERS: list[bool] = []
 
 
 def _estimate_text(text: str) -> int:
@@ -514,6 +517,8 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             if position:
                 result = dataclasses.replace(result, usage=None)
             message = message_from_result(result, system_fingerprint=fingerprint)
+            if self.include_response_headers:
+                message.response_metadata["headers"] = dict(response_headers(wire))
             if prepared.parse_as is not None:
                 _parsed(message, prepared.parse_as)
             generations.append(
@@ -559,7 +564,6 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
-        self._warn_no_headers()
         try:
             wire = prepared.transport.chat.create(prepared.request, prepared.options)
         except APIError as exc:
@@ -576,7 +580,6 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
-        self._warn_no_headers()
         try:
             wire = await prepared.transport.chat.acreate(prepared.request, prepared.options)
         except APIError as exc:
@@ -592,18 +595,6 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             if request.tools:
                 estimate += _estimate_text(json.dumps([t.to_wire() for t in request.tools]))
         return _StreamState(self._think_tags(request.model), request.model, estimate)
-
-    def _warn_no_headers(self) -> None:
-        # The transport gives headers only with streams so far; say so rather than leave
-        # response_metadata["headers"] silently missing.
-        if self.include_response_headers and not _WARNED_NO_HEADERS:
-            _WARNED_NO_HEADERS.append(True)
-            warnings.warn(
-                "include_response_headers=True: response headers are reported on streamed "
-                "calls only for now (stream(), or streaming=True); this call has none.",
-                UserWarning,
-                stacklevel=4,
-            )
 
     def _headers_of(self, stream: Any) -> dict[str, str] | None:
         if not self.include_response_headers:
