@@ -66,6 +66,7 @@ class RequestOptions:
     max_retries: int | None = None
     extra_headers: Mapping[str, str] | None = None
     extra_query: Mapping[str, str] | None = None
+    connect_timeout: float | None = None
 
 
 NO_OPTIONS = RequestOptions()
@@ -280,7 +281,7 @@ class BaseTransport:
             "Accept": "application/json",
             **self.default_headers,
         }
-        self._timeout_cache: dict[float, httpx.Timeout] = {}
+        self._timeout_cache: dict[tuple[float, float | None], httpx.Timeout] = {}
 
     @property
     def api_key(self) -> SecretStr | None:
@@ -295,11 +296,13 @@ class BaseTransport:
 
     # ----------------------------------------------------------- request building
 
-    def _timeout(self, seconds: float) -> httpx.Timeout:
-        timeout = self._timeout_cache.get(seconds)
+    def _timeout(self, seconds: float, connect: float | None = None) -> httpx.Timeout:
+        key = (seconds, connect)
+        timeout = self._timeout_cache.get(key)
         if timeout is None:
-            timeout = httpx.Timeout(seconds, connect=min(self.connect_timeout, seconds))
-            self._timeout_cache[seconds] = timeout
+            connect_after = min(self.connect_timeout, seconds) if connect is None else connect
+            timeout = httpx.Timeout(seconds, connect=connect_after)
+            self._timeout_cache[key] = timeout
         return timeout
 
     def _url(self, call: Call) -> str:
@@ -338,7 +341,9 @@ class BaseTransport:
         query: dict[str, str] = {**(call.params or {})}
         if call.authenticated and options.extra_query:
             query.update(options.extra_query)
-        timeout = self._timeout(self.timeout if options.timeout is None else options.timeout)
+        timeout = self._timeout(
+            self.timeout if options.timeout is None else options.timeout, options.connect_timeout
+        )
         files: list[tuple[str, Any]] | None = None
         data: dict[str, Any] | None = None
         if call.files is not None or call.multipart:

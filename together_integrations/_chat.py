@@ -46,6 +46,14 @@ OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
 
 
+def _reasoning_of(message: Any) -> str:
+    """``reasoning`` (Together) or ``reasoning_content`` (vLLM / DeepSeek-style servers)."""
+    text = message.reasoning
+    if not text:
+        text = (message.model_extra or {}).get("reasoning_content")
+    return text if isinstance(text, str) else ""
+
+
 def normalize_finish_reason(reason: str | None) -> str | None:
     """Report the legacy engines' ``"eos"`` as the standard ``"stop"``."""
     return "stop" if reason == "eos" else reason
@@ -228,7 +236,7 @@ def parse_chat_completion(resp: ChatCompletion, *, think_tags: bool = False) -> 
     for choice in resp.choices:
         message = choice.message
         content = message.content or ""
-        reasoning = message.reasoning or None
+        reasoning = _reasoning_of(message) or None
         if think_tags and reasoning is None:
             reasoning, content = split_think_tags(content)
         calls = [
@@ -355,7 +363,7 @@ class ChatStreamAccumulator:
             state = self._state(choice.index)
             delta = choice.delta
             content = delta.content or ""
-            reasoning = delta.reasoning or ""
+            reasoning = _reasoning_of(delta)
             if state.splitter is not None and content:
                 extra_reasoning, content = state.splitter.feed(content)
                 reasoning += extra_reasoning

@@ -298,8 +298,21 @@ class TogetherTransport(BaseTransport):
                 cls._registry.popitem(last=False)
             return found
 
+    @property
+    def carries_user_clients(self) -> bool:
+        """Whether this transport sends through httpx clients passed in by the user."""
+        return self._user_client is not None or self._user_async_client is not None
+
     def __reduce__(self) -> tuple[Any, ...]:
         # The key never travels in a pickle: the unpickled transport reads TOGETHER_API_KEY.
+        if self.carries_user_clients:
+            # Re-created without them, the copy would silently send elsewhere (production
+            # instead of a proxy or a test double): refuse instead.
+            raise TypeError(
+                "A TogetherTransport built with http_client/http_async_client cannot be "
+                "pickled: the clients hold sockets. Build the transport in the worker instead, "
+                "or configure it with base_url/default_headers, which do pickle."
+            )
         return (
             _unpickle_transport,
             (

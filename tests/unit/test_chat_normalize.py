@@ -298,3 +298,28 @@ def test_think_tags_in_stream_become_reasoning() -> None:
     assert "".join(v.reasoning for v in views) == "I should add"
     assert "".join(v.content for v in views) == "4"
     assert results[0].reasoning == "I should add" and results[0].content == "4"
+
+
+def test_reasoning_content_is_read_like_reasoning() -> None:
+    views, results = run(
+        [
+            chunk([delta_choice(content="", reasoning_content="think")]),
+            chunk([delta_choice("stop", content="ok")]),
+        ]
+    )
+    assert views[0].reasoning == "think" and results[0].reasoning == "think"
+    whole = ChatCompletion.model_validate(
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": "ok",
+                        "reasoning_content": "because",
+                    },
+                }
+            ]
+        }
+    )
+    assert parse_chat_completion(whole)[0].reasoning == "because"

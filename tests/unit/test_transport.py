@@ -784,3 +784,25 @@ def test_a_parsed_answer_keeps_its_response_headers(api: Api) -> None:
     reply = api.call(Script(answer).transport(), "chat.create", BODY)
     assert response_headers(reply)["x-ratelimit-remaining"] == "59"
     assert response_headers(object()) == {} and "x-ratelimit" not in repr(reply)
+
+
+def test_a_per_call_connect_timeout_reaches_the_request(api: Api) -> None:
+    script = Script(ok())
+    options = RequestOptions(timeout=30, connect_timeout=2)
+    api.call(script.transport(), "chat.create", BODY, options)
+    timeouts = script.requests[0].extensions["timeout"]
+    assert timeouts["connect"] == 2 and timeouts["read"] == 30
+
+
+def test_a_transport_on_user_clients_refuses_to_pickle() -> None:
+    import pickle
+
+    transport = Script(ok()).transport()
+    assert transport.carries_user_clients
+    with pytest.raises(TypeError, match="http_client"):
+        pickle.dumps(transport)
+    plain = TogetherTransport(api_key=wire.KEY, base_url="https://p.example.com/v1")
+    assert (
+        not plain.carries_user_clients
+        and pickle.loads(pickle.dumps(plain)).base_url == plain.base_url
+    )

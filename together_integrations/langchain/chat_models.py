@@ -260,7 +260,7 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             # {"model_name": "openai/gpt-oss-20b", "model_provider": "together",
             #  "finish_reason": "stop", "id": "o...", "seed": ...,
             #  "system_fingerprint": ..., "warnings": [...]}   # when sent
-            # "headers": {...} with include_response_headers=True (streams)
+            # "headers": {...} with include_response_headers=True (streamed and whole answers)
 
         ``finish_reason`` is ``stop``, ``length`` or ``tool_calls`` (``eos`` is reported as
         ``stop``).
