@@ -28,11 +28,6 @@ def emu() -> TogetherEmulator:
     return TogetherEmulator()
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def invoke(runnable: Any, value: Any, mode: str, **kwargs: Any) -> Any:
     if mode == "sync":
         return runnable.invoke(value, **kwargs)

@@ -41,11 +41,6 @@ def llm(emu: TogetherEmulator) -> ChatTogether:
     return ChatTogether(model=MODEL, transport=emu.transport(max_retries=0))
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def invoke(runnable: Any, value: Any, mode: str, **kwargs: Any) -> Any:
     if mode == "sync":
         return runnable.invoke(value, **kwargs)
