@@ -151,7 +151,8 @@ class EmbeddingBatcher:
         max_concurrency: At most this many requests in flight per call (threads in
             :meth:`embed`, tasks in :meth:`aembed`).
         dimensions: Output size for models that accept ``dimensions`` (Matryoshka models,
-            ``ModelCapabilities.supports_dimensions``); any other model raises
+            ``ModelCapabilities.supports_dimensions``, or models the catalog does not know:
+            the server decides); any other catalogued model raises
             :class:`~together_integrations.TogetherConfigError` here, before any request.
         options: Per-request overrides (timeout, max_retries, extra headers).
         show_progress: Show a tqdm progress bar when tqdm is installed (otherwise a log
@@ -190,7 +191,9 @@ class EmbeddingBatcher:
                 raise TogetherConfigError(
                     f"dimensions must be a positive integer, got {dimensions!r}."
                 )
-            if not get_model_capabilities(model).supports_dimensions:
+            caps = get_model_capabilities(model)
+            # A model the catalog does not know may take it: the server decides.
+            if caps.known and not caps.supports_dimensions:
                 raise TogetherConfigError(
                     f"{model!r} does not accept `dimensions` (it is not a Matryoshka model in "
                     "the catalog). Leave dimensions unset, or choose a model that supports it; "

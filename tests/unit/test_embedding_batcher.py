@@ -400,3 +400,11 @@ def test_repr_names_settings_not_the_key() -> None:
     text = repr(EmbeddingBatcher(FakeEmbeddingsAPI().transport(), MODEL))
     assert MODEL in text and "batch_size=128" in text
     assert "test-key" not in text
+
+
+def test_dimensions_sent_for_a_model_the_catalog_does_not_know(embed: Embed) -> None:
+    api = FakeEmbeddingsAPI()
+    model = "someone/new-matryoshka-embedder"
+    assert not get_model_capabilities(model).known
+    embed(EmbeddingBatcher(api.transport(), model, dimensions=128), ["a"])
+    assert api.bodies == [{"model": model, "input": ["a"], "dimensions": 128}]
