@@ -5,6 +5,18 @@
   requests.
 * :class:`DirectoryStore` (or any :class:`BatchStore`) keeps one manifest per run, written
   atomically: ids, counts, hashes and states, never prompts, outputs or the API key.
+* :class:`BatchRun` submits the jobs (never creating one twice, even across crashes), waits
+  for them on the core poller, reads both result files, maps lines back to input order,
+  sends retryable failures once more and resolves the rest to typed errors; it resumes from
+  any process with :meth:`BatchRun.load`.
+
+Example::
+
+    from together_integrations.batch import BatchRun, plan_batch
+
+    plan = plan_batch(bodies)                     # the chat bodies, as the online path builds them
+    run = BatchRun(plan, transport=transport)     # finds the same run when run again
+    answers = run.results(return_exceptions=True)  # input order; BatchItemError where failed
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from ._errors import (
     BatchRunNotFoundError,
 )
 from ._plan import BatchLimits, BatchPlan, PlannedJob, parse_custom_id, plan_batch
+from ._runner import BatchJobStatus, BatchRun, BatchRunStatus, is_retryable
 from ._store import (
     BatchStore,
     DirectoryStore,
@@ -35,12 +48,15 @@ __all__ = [
     "BatchError",
     "BatchItemError",
     "BatchJobFailedError",
+    "BatchJobStatus",
     "BatchLimits",
     "BatchManifestError",
     "BatchPlan",
     "BatchPlanError",
     "BatchResultsError",
+    "BatchRun",
     "BatchRunNotFoundError",
+    "BatchRunStatus",
     "BatchStore",
     "DirectoryStore",
     "JobRecord",
@@ -49,6 +65,7 @@ __all__ = [
     "PlannedJob",
     "RunManifest",
     "default_store_dir",
+    "is_retryable",
     "parse_custom_id",
     "plan_batch",
 ]
