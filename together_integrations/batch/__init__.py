@@ -1,0 +1,71 @@
+"""Together's Batch API behind one call, framework-neutral: plan, store, run.
+
+* :func:`plan_batch` (no I/O) turns request bodies into input lines with stable
+  ``custom_id``s, cut into jobs by the documented limits, under a run key derived from the
+  requests.
+* :class:`DirectoryStore` (or any :class:`BatchStore`) keeps one manifest per run, written
+  atomically: ids, counts, hashes and states, never prompts, outputs or the API key.
+* :class:`BatchRun` submits the jobs (never creating one twice, even across crashes), waits
+  for them on the core poller, reads both result files, maps lines back to input order,
+  sends retryable failures once more and resolves the rest to typed errors; it resumes from
+  any process with :meth:`BatchRun.load`.
+
+Example::
+
+    from together_integrations.batch import BatchRun, plan_batch
+
+    plan = plan_batch(bodies)                     # the chat bodies, as the online path builds them
+    run = BatchRun(plan, transport=transport)     # finds the same run when run again
+    answers = run.results(return_exceptions=True)  # input order; BatchItemError where failed
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    BatchEndpointError,
+    BatchError,
+    BatchItemError,
+    BatchJobFailedError,
+    BatchManifestError,
+    BatchPlanError,
+    BatchResultsError,
+    BatchRunNotFoundError,
+)
+from ._plan import BatchLimits, BatchPlan, PlannedJob, parse_custom_id, plan_batch
+from ._runner import BatchJobStatus, BatchRun, BatchRunStatus, is_retryable
+from ._store import (
+    BatchStore,
+    DirectoryStore,
+    JobRecord,
+    JobState,
+    MemoryStore,
+    RunManifest,
+    default_store_dir,
+)
+
+__all__ = [
+    "BatchEndpointError",
+    "BatchError",
+    "BatchItemError",
+    "BatchJobFailedError",
+    "BatchJobStatus",
+    "BatchLimits",
+    "BatchManifestError",
+    "BatchPlan",
+    "BatchPlanError",
+    "BatchResultsError",
+    "BatchRun",
+    "BatchRunNotFoundError",
+    "BatchRunStatus",
+    "BatchStore",
+    "DirectoryStore",
+    "JobRecord",
+    "JobState",
+    "MemoryStore",
+    "PlannedJob",
+    "RunManifest",
+    "default_store_dir",
+    "is_retryable",
+    "parse_custom_id",
+    "plan_batch",
+]

@@ -1,0 +1,922 @@
+"""Running a planned batch: submit, wait, read both files, map back, retry once, resume.
+
+``BatchRun`` writes every decision once; the I/O exists twice (``submit``/``asubmit``,
+``status``/``astatus``, ``wait``/``await_until_done``, ``results``/``aresults``,
+``cancel``/``acancel``) and the twins differ only where one awaits.
+
+Crash safety, step by step (each step is saved in the manifest before the next begins):
+
+1. Upload the job's input file (``batch-api``). Dying before the file id is saved costs
+   nothing: the same bytes upload again, and the server's checksum dedupe (409) hands back
+   the same file.
+2. Save ``create_sent``, *then* send the paid ``POST /batches``. A job found in
+   ``create_sent`` without a batch id may exist on the server: it is **adopted** by listing
+   the batches and matching its ``input_file_id``; only when none matches is the create sent
+   (a 4xx answer proves no job was made, and sends the job back to ``uploaded``).
+3. Poll every unfinished job on the core poller (one look per job per round, 429s
+   honoured) until all are terminal.
+4. Read the output **and** the error file of every terminal job (whatever its status),
+   mapping lines back by ``custom_id`` whatever their order. An item in neither file is
+   ``missing``.
+
+Retries: items whose failure is retryable (timeouts, 5xx, rate limits, ``missing``, the
+leftovers of an expired job or of one cancelled by someone else) are sent **once** more, in
+a follow-up job (round 1) made of the very same bodies, read back from the in-memory plan
+or, after a restart, from the run's own input files on the server. What is still retryable
+after that, or when ``retry=False``, or after :meth:`BatchRun.cancel`, resolves to a
+:class:`BatchItemError` with ``retryable=True``, which a caller may send online. Other
+failures resolve to a :class:`BatchItemError` with the server's message and code; the items
+of a job that failed as a whole to a :class:`BatchJobFailedError` with the job's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from together_integrations._exceptions import APIStatusError, RateLimitError
+from together_integrations._jobs import (
+    Clock,
+    JobLike,
+    PollPolicy,
+    SystemClock,
+    await_for,
+    wait_for,
+)
+from together_integrations._transport import TogetherTransport
+from together_integrations.schemas.batches import BatchJob, BatchOutputLine, BatchStatus
+
+from ._errors import (
+    BatchItemError,
+    BatchJobFailedError,
+    BatchManifestError,
+    BatchResultsError,
+    BatchRunNotFoundError,
+)
+from ._plan import BatchLimits, BatchPlan, PlannedJob, parse_custom_id, plan_batch, plan_followup
+from ._store import BatchStore, DirectoryStore, JobRecord, JobState, RunManifest
+
+__all__ = ["BatchJobStatus", "BatchRun", "BatchRunStatus", "is_retryable"]
+
+logger = logging.getLogger("together_integrations")
+
+DEFAULT_POLL_INTERVAL = 30.0
+"""Seconds between looks at first (the docs advise polling every 30-60 s)."""
+DEFAULT_MAX_INTERVAL = 60.0
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "batch_cancelled",
+        "batch_expired",
+        "missing",
+        "bad_gateway",
+        "gateway_timeout",
+        "internal_error",
+        "internal_server_error",
+        "overloaded",
+        "rate_limit",
+        "rate_limit_exceeded",
+        "rate_limited",
+        "request_timeout",
+        "server_error",
+        "service_unavailable",
+        "timeout",
+        "too_many_requests",
+    }
+)
+_NOT_CREATED = "never created"
+
+
+def is_retryable(code: str | int | None, status_code: int | None, message: str | None) -> bool:
+    """Whether a failed item may succeed if sent again (the one rule, used everywhere)."""
+    if status_code is not None and (status_code in (408, 429) or status_code >= 500):
+        return True
+    if isinstance(code, int):
+        return code in (408, 429) or code >= 500
+    if code is not None and code.strip().lower() in _RETRYABLE_CODES:
+        return True
+    text = (message or "").lower()
+    return "timeout" in text or "timed out" in text
+
+
+@dataclass(frozen=True, slots=True)
+class BatchJobStatus:
+    """One job of a run, as last seen.
+
+    Attributes:
+        key: ``r<round>-<number>``.
+        state: Its :class:`JobState`.
+        batch_id: The batch job, once created.
+        status: The server's status (``VALIDATING``, ``IN_PROGRESS``, ``COMPLETED``...).
+        progress: 0-1, as the server reports it.
+        lines: Requests in the job.
+    """
+
+    key: str
+    state: JobState
+    batch_id: str | None
+    status: str | None
+    progress: float | None
+    lines: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRunStatus:
+    """Where a whole run stands; what ``on_progress`` receives (it reads like one job).
+
+    Attributes:
+        id: The run key.
+        inputs: How many inputs the run has.
+        jobs: Every job, round 0 first.
+        settled: No more job will be added (the follow-up round was decided or is off).
+    """
+
+    id: str
+    inputs: int
+    jobs: tuple[BatchJobStatus, ...]
+    settled: bool
+
+    @property
+    def is_terminal(self) -> bool:
+        """Every job submitted so far has ended (a follow-up round may still be added:
+        see :attr:`finished`)."""
+        return all(job.state in (JobState.DONE, JobState.FAILED) for job in self.jobs)
+
+    @property
+    def finished(self) -> bool:
+        """Every job ended and no follow-up round is pending: the results are final."""
+        return self.settled and self.is_terminal
+
+    @property
+    def is_failed(self) -> bool:
+        # Failures are per item and per job, read with the results; the wait itself succeeds.
+        return False
+
+    @property
+    def failure_message(self) -> str | None:
+        return None
+
+    @property
+    def progress_fraction(self) -> float | None:
+        """Lines done over lines submitted, across every job."""
+        total = sum(job.lines for job in self.jobs)
+        if not total:
+            return 1.0 if self.finished else None
+        done = sum(job.lines * _job_fraction(job) for job in self.jobs)
+        return min(1.0, done / total)
+
+    @property
+    def status_text(self) -> str:
+        ended = sum(job.state in (JobState.DONE, JobState.FAILED) for job in self.jobs)
+        return f"{ended}/{len(self.jobs)} jobs ended"
+
+    @property
+    def batch_ids(self) -> list[str]:
+        """The ids of the run's batch jobs."""
+        return [job.batch_id for job in self.jobs if job.batch_id]
+
+
+def _job_fraction(job: BatchJobStatus) -> float:
+    if job.state in (JobState.DONE, JobState.FAILED):
+        return 1.0
+    return job.progress or 0.0
+
+
+@dataclass(slots=True)
+class _Settings:
+    transport: TogetherTransport
+    store: BatchStore
+    clock: Clock | None
+    poll_interval: float
+    max_interval: float
+
+
+class BatchRun:
+    """A run of many requests through the Batch API, resumable from any process.
+
+    Args:
+        plan: What to send (:func:`~together_integrations.batch.plan_batch`). When the store
+            already holds a run under ``plan.run_key``, this object resumes it.
+        transport: The transport to reach the API with.
+        store: Where the manifest lives (default: a :class:`DirectoryStore`).
+        retry: Send retryable item failures once more in a follow-up job (new runs only;
+            a resumed run keeps the setting it was created with).
+        clock: The poller's clock (tests pass a virtual one).
+        poll_interval: Seconds before the second look at the jobs (default 30).
+        max_interval: The longest pause between looks (default 60).
+
+    Example:
+        >>> plan = plan_batch(bodies)                                    # doctest: +SKIP
+        >>> run = BatchRun(plan, transport=transport).submit()           # doctest: +SKIP
+        >>> answers = run.results(return_exceptions=True)                # doctest: +SKIP
+        >>> BatchRun.load(plan.run_key, transport=transport).status()    # another process
+    """
+
+    def __init__(
+        self,
+        plan: BatchPlan,
+        *,
+        transport: TogetherTransport,
+        store: BatchStore | None = None,
+        retry: bool = True,
+        clock: Clock | None = None,
+        poll_interval: float | None = None,
+        max_interval: float | None = None,
+    ) -> None:
+        settings = _settings(transport, store, clock, poll_interval, max_interval)
+        manifest = settings.store.load(plan.run_key)
+        if manifest is None:
+            manifest = _new_manifest(plan, retry)
+            settings.store.save(manifest)
+        else:
+            plan = _matching_plan(plan, manifest)
+        self._setup(plan, manifest, settings)
+
+    @classmethod
+    def load(
+        cls,
+        run_key: str,
+        *,
+        transport: TogetherTransport,
+        store: BatchStore | None = None,
+        clock: Clock | None = None,
+        poll_interval: float | None = None,
+        max_interval: float | None = None,
+    ) -> BatchRun:
+        """Resume the run stored under ``run_key`` (from this process or another).
+
+        Without the requests, a job that was never uploaded cannot be submitted; follow-up
+        jobs are rebuilt from the run's own input files on the server.
+
+        Raises:
+            BatchRunNotFoundError: the store holds no such run.
+        """
+        settings = _settings(transport, store, clock, poll_interval, max_interval)
+        manifest = settings.store.load(run_key)
+        if manifest is None:
+            raise BatchRunNotFoundError(
+                f"No batch run {run_key!r} in {settings.store!r}.", run_key=run_key
+            )
+        run = cls.__new__(cls)
+        run._setup(None, manifest, settings)
+        return run
+
+    def _setup(self, plan: BatchPlan | None, manifest: RunManifest, settings: _Settings) -> None:
+        self._plan = plan
+        self._manifest = manifest
+        self._settings = settings
+        self._data: dict[str, bytes] = {}
+        self._outcomes: dict[str, dict[int, Any]] = {}
+        if plan is not None:
+            self._data.update({job.key: job.data for job in plan.jobs})
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchRun(run_key={self.run_key!r}, inputs={self._manifest.inputs}, "
+            f"jobs={len(self._manifest.jobs)})"
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def run_key(self) -> str:
+        """The key to :meth:`load` this run with."""
+        return self._manifest.run_key
+
+    @property
+    def manifest(self) -> RunManifest:
+        """A copy of the manifest as last saved."""
+        return self._manifest.model_copy(deep=True)
+
+    def _save(self) -> None:
+        self._settings.store.save(self._manifest)
+
+    def _snapshot(self) -> BatchRunStatus:
+        manifest = self._manifest
+        return BatchRunStatus(
+            id=manifest.run_key,
+            inputs=manifest.inputs,
+            jobs=tuple(
+                BatchJobStatus(j.key, j.state, j.batch_id, j.status, j.progress, j.lines)
+                for j in manifest.jobs
+            ),
+            settled=manifest.followup_planned or not manifest.retry or manifest.cancelled,
+        )
+
+    def _policy(self, timeout: float | None) -> PollPolicy:
+        s = self._settings
+        return PollPolicy(interval=s.poll_interval, max_interval=s.max_interval, timeout=timeout)
+
+    # ------------------------------------------------------------ decisions (no I/O)
+
+    def _to_submit(self) -> list[JobRecord]:
+        if self._manifest.cancelled:
+            return []
+        return [
+            job
+            for job in self._manifest.jobs
+            if job.state in (JobState.PLANNED, JobState.UPLOADED, JobState.CREATE_SENT)
+        ]
+
+    def _to_poll(self) -> list[JobRecord]:
+        return [j for j in self._manifest.jobs if j.state is JobState.CREATED and j.batch_id]
+
+    def _file_name(self, job: JobRecord) -> str:
+        return f"batch-{self.run_key[:12]}-{job.key}.jsonl"
+
+    def _uploaded(self, job: JobRecord, file_id: str) -> None:
+        job.file_id = file_id
+        job.state = JobState.UPLOADED
+        self._save()
+
+    def _create_sending(self, job: JobRecord) -> None:
+        job.state = JobState.CREATE_SENT
+        self._save()
+
+    def _create_refused(self, job: JobRecord, error: APIStatusError) -> None:
+        # A 4xx answer (429 included) proves no job was made: the create may be sent again.
+        # Anything else (5xx, a cut connection) may have made one: stay in create_sent.
+        if error.status_code < 500:
+            job.state = JobState.UPLOADED
+            self._save()
+
+    def _adoptable(self, job: JobRecord, batches: Iterable[BatchJob]) -> BatchJob | None:
+        found = [b for b in batches if b.input_file_id and b.input_file_id == job.file_id]
+        if len(found) > 1:
+            logger.warning(
+                "Batch run %s: %d batch jobs share the input file %s; adopting the first.",
+                self.run_key,
+                len(found),
+                job.file_id,
+            )
+        found.sort(key=lambda b: (b.created_at is None, b.created_at or 0, b.id))
+        return found[0] if found else None
+
+    def _seen(self, job: JobRecord, batch: BatchJob) -> bool:
+        """Record a fresh server state; True when the manifest changed."""
+        before = job.model_dump()
+        job.batch_id = batch.id
+        job.status = batch.status_text or job.status
+        job.progress = batch.progress_fraction
+        if job.state in (JobState.CREATE_SENT, JobState.UPLOADED):
+            job.state = JobState.CREATED
+        if batch.is_terminal:
+            job.state = JobState.FAILED if batch.status is BatchStatus.FAILED else JobState.DONE
+            job.output_file_id = batch.output_file_id
+            job.error_file_id = batch.error_file_id
+            job.reason = batch.failure_message
+        return job.model_dump() != before
+
+    def _cancel_unsent(self) -> None:
+        for job in self._manifest.jobs:
+            if job.state in (JobState.PLANNED, JobState.UPLOADED):
+                job.state = JobState.DONE
+                job.status = BatchStatus.CANCELLED.value
+                job.reason = _NOT_CREATED
+
+    def _outcome_of(self, job: JobRecord, lines: Iterable[str]) -> dict[int, Any]:
+        """Map a terminal job's output and error lines back to input positions; fill the
+        items in neither file. Values are response bodies or :class:`BatchItemError`."""
+        wanted = set(job.indices())
+        found: dict[int, Any] = {}
+        for text in lines:
+            if not text.strip():
+                continue
+            try:
+                line = BatchOutputLine.model_validate(json.loads(text))
+            except ValueError:
+                logger.warning("Batch run %s: an unreadable result line was skipped.", self.run_key)
+                continue
+            parsed = parse_custom_id(line.custom_id)
+            if parsed is None or parsed[1] != job.round or parsed[0] not in wanted:
+                logger.warning(
+                    "Batch run %s: a result for %r, which job %s did not send, was skipped.",
+                    self.run_key,
+                    line.custom_id,
+                    job.key,
+                )
+                continue
+            index = parsed[0]
+            if line.ok:
+                found[index] = line.response.body if line.response is not None else None
+            elif not isinstance(found.get(index), BatchItemError) and index in found:
+                continue  # a success and an error for one item: the success stands
+            else:
+                found[index] = self._line_error(job, index, line)
+        for index in wanted - found.keys():
+            found[index] = self._unanswered(job, index)
+        job.succeeded = sum(not isinstance(v, BatchItemError) for v in found.values())
+        job.failed = len(found) - job.succeeded
+        return found
+
+    def _custom_id(self, job: JobRecord, index: int) -> str:
+        if self._plan is not None:
+            base = self._plan.custom_ids[index]
+            return base if job.round == 0 else f"{base}-r{job.round}"
+        return ""  # loaded without the requests: the hash part is unknown
+
+    def _line_error(self, job: JobRecord, index: int, line: BatchOutputLine) -> BatchItemError:
+        code: str | int | None = line.error.code if line.error is not None else None
+        status_code = line.response.status_code if line.response is not None else None
+        body = line.response.body if line.response is not None else None
+        if code is None and isinstance(body, dict) and isinstance(body.get("error"), dict):
+            code = body["error"].get("code") or body["error"].get("type")
+        message = line.error_message or "The request failed"
+        return BatchItemError(
+            message,
+            index=index,
+            custom_id=line.custom_id,
+            code=None if code is None else str(code),
+            status_code=status_code,
+            retryable=is_retryable(code, status_code, message),
+            batch_id=job.batch_id,
+            body=body,
+        )
+
+    def _unanswered(self, job: JobRecord, index: int) -> BatchItemError:
+        custom_id = self._custom_id(job, index)
+        status = job.status or ""
+        if job.state is JobState.FAILED:
+            reason = job.reason
+            return BatchJobFailedError(
+                f"Batch {job.batch_id} failed as a whole"
+                + (f": {reason}" if reason else " (the server gave no reason)."),
+                index=index,
+                custom_id=custom_id,
+                batch_id=job.batch_id,
+                status=status,
+                reason=reason,
+            )
+        if status in (BatchStatus.EXPIRED, BatchStatus.CANCELLED):
+            code = "batch_expired" if status == BatchStatus.EXPIRED else "batch_cancelled"
+            message = (
+                "The batch was cancelled before it was created"
+                if job.reason == _NOT_CREATED
+                else f"The batch ended {status} before this request was processed"
+            )
+        else:
+            code, message = "missing", "The request is in neither the output nor the error file"
+        return BatchItemError(
+            message,
+            index=index,
+            custom_id=custom_id,
+            code=code,
+            retryable=True,
+            batch_id=job.batch_id,
+        )
+
+    def _needs_followup_decision(self) -> bool:
+        m = self._manifest
+        if not m.retry or m.followup_planned or m.cancelled:
+            return False
+        return all(job.terminal for job in m.jobs)
+
+    def _retryable_items(self) -> list[int]:
+        indices: list[int] = []
+        for job in self._manifest.jobs:
+            for index, value in self._outcomes[job.key].items():
+                if isinstance(value, BatchItemError) and value.retryable:
+                    indices.append(index)
+        return sorted(indices)
+
+    def _record_followup(self, items: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        m = self._manifest
+        jobs = plan_followup(items, endpoint=m.endpoint, round=1, limits=_limits(m))
+        for planned in jobs:
+            self._data[planned.key] = planned.data
+            m.jobs.append(_record(planned))
+        m.followup_planned = True
+        self._save()
+        if jobs:
+            logger.info(
+                "Batch run %s: %d retryable items go again in %d follow-up job(s).",
+                self.run_key,
+                len(items),
+                len(jobs),
+            )
+
+    def _check_followup_data(self, job: JobRecord, items: Sequence[tuple[int, Any]]) -> bytes:
+        m = self._manifest
+        planned = plan_followup(items, endpoint=m.endpoint, round=job.round, limits=_limits(m))
+        number = int(job.key.rpartition("-")[2])
+        match = next((p for p in planned if p.number == number), None)
+        if match is None or match.sha256 != job.sha256:
+            raise BatchManifestError(
+                f"Batch run {self.run_key}: the follow-up job {job.key} cannot be rebuilt "
+                "identically from the run's input files."
+            )
+        return match.data
+
+    def _missing_data(self, job: JobRecord) -> BatchManifestError:
+        return BatchManifestError(
+            f"Batch run {self.run_key}: job {job.key} was never uploaded, and this run was "
+            "loaded without its requests. Resume it by running the same code again "
+            "(BatchRun(plan_batch(requests), ...))."
+        )
+
+    def _merged(self) -> list[Any]:
+        merged: list[Any] = [None] * self._manifest.inputs
+        for job in sorted(self._manifest.jobs, key=lambda j: j.round):
+            for index, value in self._outcomes[job.key].items():
+                merged[index] = value
+        return merged
+
+    def _finish(self, return_exceptions: bool) -> list[Any]:
+        merged = self._merged()
+        self._save()  # the counts
+        errors = {i: v for i, v in enumerate(merged) if isinstance(v, BatchItemError)}
+        if errors and not return_exceptions:
+            raise BatchResultsError(merged, errors)
+        return merged
+
+    def _input_files(self, indices: set[int]) -> list[JobRecord]:
+        files = [
+            job
+            for job in self._manifest.jobs
+            if job.round == 0 and job.file_id and indices & set(job.indices())
+        ]
+        return files
+
+    def _bodies_in(self, lines: Iterable[str], indices: set[int], into: dict[int, Any]) -> None:
+        for text in lines:
+            if not text.strip():
+                continue
+            item = json.loads(text)
+            parsed = parse_custom_id(str(item.get("custom_id", "")))
+            if parsed is not None and parsed[1] == 0 and parsed[0] in indices:
+                into[parsed[0]] = item.get("body")
+
+    # ------------------------------------------------------------------- sync I/O
+
+    def submit(self) -> BatchRun:
+        """Upload and create every job not yet created (adopting any that may exist)."""
+        t = self._settings.transport
+        for job in self._to_submit():
+            if job.state is JobState.PLANNED:
+                uploaded = t.files.upload(
+                    (self._file_name(job), self._job_data(job)), purpose="batch-api"
+                )
+                self._uploaded(job, uploaded.id)
+            if job.state is JobState.CREATE_SENT:
+                adopted = self._adoptable(job, t.batches.list())
+                if adopted is not None:
+                    logger.info("Batch run %s: adopted batch %s.", self.run_key, adopted.id)
+                    self._seen(job, adopted)
+                    self._save()
+                    continue
+            assert job.file_id is not None
+            self._create_sending(job)
+            try:
+                created = t.batches.create(
+                    job.file_id, endpoint=self._manifest.endpoint, model_id=self._manifest.model_id
+                )
+            except APIStatusError as error:
+                self._create_refused(job, error)
+                raise
+            self._seen(job, created)
+            self._save()
+        return self
+
+    def _job_data(self, job: JobRecord) -> bytes:
+        data = self._data.get(job.key)
+        if data is not None:
+            return data
+        if job.round == 0:
+            raise self._missing_data(job)
+        data = self._check_followup_data(job, self._bodies(job.indices()))
+        self._data[job.key] = data
+        return data
+
+    def _bodies(self, indices: Sequence[int]) -> list[tuple[int, Any]]:
+        if self._plan is not None:
+            return [(i, self._plan.bodies[i]) for i in indices]
+        wanted, found = set(indices), dict[int, Any]()
+        for job in self._input_files(wanted):
+            assert job.file_id is not None
+            self._bodies_in(self._settings.transport.files.iter_lines(job.file_id), wanted, found)
+        return [(i, found[i]) for i in indices if i in found]
+
+    def _look(self) -> BatchRunStatus:
+        t = self._settings.transport
+        changed = False
+        for job in self._to_poll():
+            assert job.batch_id is not None
+            changed |= self._seen(job, t.batches.retrieve(job.batch_id))
+        if changed:
+            self._save()
+        return self._snapshot()
+
+    def status(self) -> BatchRunStatus:
+        """Look at every unfinished job once and return where the run stands."""
+        return self._look()
+
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+    ) -> BatchRunStatus:
+        """Submit what is not yet submitted, then wait until every job (and the follow-up
+        round, if any) has ended.
+
+        Args:
+            timeout: Seconds (on the run's clock) before :class:`JobTimeoutError`; the jobs
+                go on, and waiting again resumes.
+            on_progress: Called after every look with the run's :class:`BatchRunStatus`.
+        """
+        progress = _progress_callback(on_progress)
+        deadline = _Deadline(self._settings.clock, timeout)
+        while True:
+            self.submit()
+            status = wait_for(
+                self._look,
+                policy=self._policy(deadline.remaining()),
+                clock=self._settings.clock,
+                kind="batch run",
+                on_progress=progress,
+            )
+            if not self._needs_followup_decision():
+                return status
+            self._read_all()
+            retry = self._retryable_items()
+            self._record_followup(self._bodies(retry) if retry else [])
+
+    def _read_all(self) -> None:
+        t = self._settings.transport
+        for job in self._manifest.jobs:
+            if job.key in self._outcomes or not job.terminal:
+                continue
+            lines: list[str] = []
+            for file_id in (job.output_file_id, job.error_file_id):
+                if file_id:
+                    lines.extend(t.files.iter_lines(file_id))
+            self._outcomes[job.key] = self._outcome_of(job, lines)
+
+    def results(
+        self, *, return_exceptions: bool = False, timeout: float | None = None
+    ) -> list[Any]:
+        """Every input's response body, in input order (waiting first if need be).
+
+        Args:
+            return_exceptions: Put a :class:`BatchItemError` at each failed position instead
+                of raising.
+            timeout: As in :meth:`wait`.
+
+        Raises:
+            BatchResultsError: some items failed and ``return_exceptions`` is false; it
+                carries every successful result (``.results``) and every error (``.errors``).
+        """
+        self.wait(timeout=timeout)
+        self._read_all()
+        return self._finish(return_exceptions)
+
+    def cancel(self) -> BatchRunStatus:
+        """Cancel every unfinished job and submit nothing more. Items finished before are
+        still in the output files (and billed); the rest resolve to retryable errors."""
+        t = self._settings.transport
+        self._manifest.cancelled = True
+        for job in self._manifest.jobs:
+            if job.state is JobState.CREATE_SENT:
+                adopted = self._adoptable(job, t.batches.list())
+                if adopted is None:
+                    job.state = JobState.UPLOADED
+                else:
+                    self._seen(job, adopted)
+        self._cancel_unsent()
+        self._save()
+        for job in self._to_poll():
+            assert job.batch_id is not None
+            try:
+                self._seen(job, t.batches.cancel(job.batch_id))
+            except APIStatusError as error:
+                if error.status_code >= 500 or isinstance(error, RateLimitError):
+                    raise
+                self._seen(job, t.batches.retrieve(job.batch_id))  # it ended meanwhile
+        self._save()
+        return self._snapshot()
+
+    # ------------------------------------------------------------------ async I/O
+
+    async def asubmit(self) -> BatchRun:
+        """Async :meth:`submit`."""
+        t = self._settings.transport
+        for job in self._to_submit():
+            if job.state is JobState.PLANNED:
+                uploaded = await t.files.aupload(
+                    (self._file_name(job), await self._ajob_data(job)), purpose="batch-api"
+                )
+                self._uploaded(job, uploaded.id)
+            if job.state is JobState.CREATE_SENT:
+                adopted = self._adoptable(job, await t.batches.alist())
+                if adopted is not None:
+                    logger.info("Batch run %s: adopted batch %s.", self.run_key, adopted.id)
+                    self._seen(job, adopted)
+                    self._save()
+                    continue
+            assert job.file_id is not None
+            self._create_sending(job)
+            try:
+                created = await t.batches.acreate(
+                    job.file_id, endpoint=self._manifest.endpoint, model_id=self._manifest.model_id
+                )
+            except APIStatusError as error:
+                self._create_refused(job, error)
+                raise
+            self._seen(job, created)
+            self._save()
+        return self
+
+    async def _ajob_data(self, job: JobRecord) -> bytes:
+        data = self._data.get(job.key)
+        if data is not None:
+            return data
+        if job.round == 0:
+            raise self._missing_data(job)
+        data = self._check_followup_data(job, await self._abodies(job.indices()))
+        self._data[job.key] = data
+        return data
+
+    async def _abodies(self, indices: Sequence[int]) -> list[tuple[int, Any]]:
+        if self._plan is not None:
+            return [(i, self._plan.bodies[i]) for i in indices]
+        wanted, found = set(indices), dict[int, Any]()
+        for job in self._input_files(wanted):
+            assert job.file_id is not None
+            lines = [line async for line in self._settings.transport.files.aiter_lines(job.file_id)]
+            self._bodies_in(lines, wanted, found)
+        return [(i, found[i]) for i in indices if i in found]
+
+    async def _alook(self) -> BatchRunStatus:
+        t = self._settings.transport
+        changed = False
+        for job in self._to_poll():
+            assert job.batch_id is not None
+            changed |= self._seen(job, await t.batches.aretrieve(job.batch_id))
+        if changed:
+            self._save()
+        return self._snapshot()
+
+    async def astatus(self) -> BatchRunStatus:
+        """Async :meth:`status`."""
+        return await self._alook()
+
+    async def await_until_done(
+        self,
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+    ) -> BatchRunStatus:
+        """Async :meth:`wait`."""
+        progress = _progress_callback(on_progress)
+        deadline = _Deadline(self._settings.clock, timeout)
+        while True:
+            await self.asubmit()
+            status = await await_for(
+                self._alook,
+                policy=self._policy(deadline.remaining()),
+                clock=self._settings.clock,
+                kind="batch run",
+                on_progress=progress,
+            )
+            if not self._needs_followup_decision():
+                return status
+            await self._aread_all()
+            retry = self._retryable_items()
+            self._record_followup(await self._abodies(retry) if retry else [])
+
+    async def _aread_all(self) -> None:
+        t = self._settings.transport
+        for job in self._manifest.jobs:
+            if job.key in self._outcomes or not job.terminal:
+                continue
+            lines: list[str] = []
+            for file_id in (job.output_file_id, job.error_file_id):
+                if file_id:
+                    lines.extend([line async for line in t.files.aiter_lines(file_id)])
+            self._outcomes[job.key] = self._outcome_of(job, lines)
+
+    async def aresults(
+        self, *, return_exceptions: bool = False, timeout: float | None = None
+    ) -> list[Any]:
+        """Async :meth:`results`."""
+        await self.await_until_done(timeout=timeout)
+        await self._aread_all()
+        return self._finish(return_exceptions)
+
+    async def acancel(self) -> BatchRunStatus:
+        """Async :meth:`cancel`."""
+        t = self._settings.transport
+        self._manifest.cancelled = True
+        for job in self._manifest.jobs:
+            if job.state is JobState.CREATE_SENT:
+                adopted = self._adoptable(job, await t.batches.alist())
+                if adopted is None:
+                    job.state = JobState.UPLOADED
+                else:
+                    self._seen(job, adopted)
+        self._cancel_unsent()
+        self._save()
+        for job in self._to_poll():
+            assert job.batch_id is not None
+            try:
+                self._seen(job, await t.batches.acancel(job.batch_id))
+            except APIStatusError as error:
+                if error.status_code >= 500 or isinstance(error, RateLimitError):
+                    raise
+                self._seen(job, await t.batches.aretrieve(job.batch_id))
+        self._save()
+        return self._snapshot()
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+class _Deadline:
+    def __init__(self, clock: Clock | None, timeout: float | None) -> None:
+        self._clock = clock or SystemClock()
+        self._end = None if timeout is None else self._clock.now() + timeout
+
+    def remaining(self) -> float | None:
+        if self._end is None:
+            return None
+        # The poller needs a positive timeout; one that ran out times out at the first look.
+        return max(self._end - self._clock.now(), 1e-9)
+
+
+def _progress_callback(
+    on_progress: Callable[[BatchRunStatus], None] | None,
+) -> Callable[[JobLike], None] | None:
+    if on_progress is None:
+        return None
+
+    def report(status: JobLike) -> None:
+        assert isinstance(status, BatchRunStatus)
+        on_progress(status)
+
+    return report
+
+
+def _settings(
+    transport: TogetherTransport,
+    store: BatchStore | None,
+    clock: Clock | None,
+    poll_interval: float | None,
+    max_interval: float | None,
+) -> _Settings:
+    interval = DEFAULT_POLL_INTERVAL if poll_interval is None else poll_interval
+    longest = DEFAULT_MAX_INTERVAL if max_interval is None else max_interval
+    PollPolicy(interval=interval, max_interval=max(interval, longest))  # validates
+    return _Settings(
+        transport=transport,
+        store=store if store is not None else DirectoryStore(),
+        clock=clock,
+        poll_interval=interval,
+        max_interval=max(interval, longest),
+    )
+
+
+def _limits(manifest: RunManifest) -> BatchLimits:
+    return BatchLimits(max_lines=manifest.max_lines, max_bytes=manifest.max_bytes)
+
+
+def _record(job: PlannedJob) -> JobRecord:
+    return JobRecord(
+        key=job.key,
+        round=job.round,
+        spans=list(job.spans),
+        lines=job.lines,
+        size=job.size,
+        sha256=job.sha256,
+    )
+
+
+def _new_manifest(plan: BatchPlan, retry: bool) -> RunManifest:
+    return RunManifest(
+        run_key=plan.run_key,
+        endpoint=plan.endpoint,
+        model_id=plan.model_id,
+        inputs=len(plan),
+        max_lines=plan.limits.max_lines,
+        max_bytes=plan.limits.max_bytes,
+        retry=retry,
+        jobs=[_record(job) for job in plan.jobs],
+    )
+
+
+def _matching_plan(plan: BatchPlan, manifest: RunManifest) -> BatchPlan:
+    """The plan cut as the stored run was (its limits win), checked against its hashes."""
+    if plan.limits != _limits(manifest):
+        plan = plan_batch(list(plan.bodies), endpoint=plan.endpoint, limits=_limits(manifest))
+    stored = [job.sha256 for job in manifest.jobs if job.round == 0]
+    if (
+        manifest.endpoint != plan.endpoint
+        or manifest.inputs != len(plan)
+        or stored != [job.sha256 for job in plan.jobs]
+    ):
+        raise BatchManifestError(
+            f"The stored batch run {manifest.run_key} does not match these requests."
+        )
+    return plan
