@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -489,22 +488,12 @@ def test_construction_does_no_io_and_resolves_the_transport_once(
         return transport  # type: ignore[no-any-return]
 
     monkeypatch.setattr(TogetherTransport, "shared", staticmethod(shared))
-    start = time.perf_counter()
     llm = ChatTogether(model=MODEL, api_key="k", timeout=5)
-    assert time.perf_counter() - start < 0.05
     assert calls == []  # nothing resolved, no pool built
     llm.invoke("one")
     llm.invoke("two")
     assert len(calls) == 1 and calls[0]["base_url"] is None
     assert len(emu.requests) == 2
-
-
-def test_construction_is_fast() -> None:
-    ChatTogether(model=MODEL, api_key="k")  # warm pydantic
-    start = time.perf_counter()
-    for _ in range(200):
-        ChatTogether(model=MODEL, api_key="k", temperature=0.1)
-    assert (time.perf_counter() - start) / 200 < 0.001
 
 
 def test_http_clients_are_used_and_headers_sent(mode: str) -> None:
