@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -191,6 +191,14 @@ class ModelCatalog:
 
     def __len__(self) -> int:
         return len(self._models)
+
+    def __iter__(self) -> Iterator[ModelCapabilities]:
+        """Every catalogued model."""
+        return iter(list(self._models.values()))
+
+    def register(self, capabilities: ModelCapabilities) -> None:
+        """Add or replace one model's entry (a fine-tuned model, a private deployment)."""
+        self._models[capabilities.id.lower()] = capabilities
 
     def update(self, models: Iterable[ModelInfo]) -> int:
         """Merge a ``GET /models`` listing: context lengths and types from the server win,

@@ -136,3 +136,16 @@ def test_refresh_through_the_transport(is_async: bool) -> None:
     kimi = catalog.get("moonshotai/Kimi-K3")
     assert kimi.known and kimi.context_window == 1_000_000
     assert catalog.get("Salesforce/Llama-Rank-V1").type == "rerank"
+
+
+def test_a_catalog_iterates_and_registers() -> None:
+    from dataclasses import replace
+
+    from together_integrations import ModelCatalog
+
+    catalog = ModelCatalog()
+    ids = [caps.id for caps in catalog]
+    assert len(ids) == len(catalog) and "meta-llama/Llama-3.3-70B-Instruct-Turbo" in ids
+    tuned = replace(catalog.get(ids[0]), id="me/tuned-model")
+    catalog.register(tuned)
+    assert catalog.get("ME/tuned-model") == tuned and "me/tuned-model" in catalog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from together_integrations._catalog import _BUILTIN, ModelCapabilities
+from together_integrations._catalog import ModelCapabilities, ModelCatalog
 
 from .wire import EmulatedRequest, EmulatedResponse
 
@@ -45,7 +45,7 @@ def model_entry(caps: ModelCapabilities) -> dict[str, Any]:
 
 
 DEFAULT_MODELS: dict[str, dict[str, Any]] = {
-    **{caps.id: model_entry(caps) for caps in _BUILTIN},
+    **{caps.id: model_entry(caps) for caps in ModelCatalog()},
     **MEDIA_MODELS,
 }
 """Model id → ``{"type", "context_length", ...}``: every model of the package catalog
