@@ -618,6 +618,7 @@ class BatchRun:
         *,
         timeout: float | None = None,
         on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> BatchRunStatus:
         """Submit what is not yet submitted, then wait until every job (and the follow-up
         round, if any) has ended.
@@ -626,23 +627,27 @@ class BatchRun:
             timeout: Seconds (on the run's clock) before :class:`JobTimeoutError`; the jobs
                 go on, and waiting again resumes.
             on_progress: Called after every look with the run's :class:`BatchRunStatus`.
+            show_progress: Draw a tqdm bar over the run's requests (needs ``tqdm``).
         """
-        progress = _progress_callback(on_progress)
+        progress = _Progress(on_progress, show_progress)
         deadline = _Deadline(self._settings.clock, timeout)
-        while True:
-            self.submit()
-            status = wait_for(
-                self._look,
-                policy=self._policy(deadline.remaining()),
-                clock=self._settings.clock,
-                kind="batch run",
-                on_progress=progress,
-            )
-            if not self._needs_followup_decision():
-                return status
-            self._read_all()
-            retry = self._retryable_items()
-            self._record_followup(self._bodies(retry) if retry else [])
+        try:
+            while True:
+                self.submit()
+                status = wait_for(
+                    self._look,
+                    policy=self._policy(deadline.remaining()),
+                    clock=self._settings.clock,
+                    kind="batch run",
+                    on_progress=progress,
+                )
+                if not self._needs_followup_decision():
+                    return status
+                self._read_all()
+                retry = self._retryable_items()
+                self._record_followup(self._bodies(retry) if retry else [])
+        finally:
+            progress.close()
 
     def _read_all(self) -> None:
         t = self._settings.transport
@@ -656,20 +661,25 @@ class BatchRun:
             self._outcomes[job.key] = self._outcome_of(job, lines)
 
     def results(
-        self, *, return_exceptions: bool = False, timeout: float | None = None
+        self,
+        *,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> list[Any]:
         """Every input's response body, in input order (waiting first if need be).
 
         Args:
             return_exceptions: Put a :class:`BatchItemError` at each failed position instead
                 of raising.
-            timeout: As in :meth:`wait`.
+            timeout, on_progress, show_progress: As in :meth:`wait`.
 
         Raises:
             BatchResultsError: some items failed and ``return_exceptions`` is false; it
                 carries every successful result (``.results``) and every error (``.errors``).
         """
-        self.wait(timeout=timeout)
+        self.wait(timeout=timeout, on_progress=on_progress, show_progress=show_progress)
         self._read_all()
         return self._finish(return_exceptions)
 
@@ -768,24 +778,28 @@ class BatchRun:
         *,
         timeout: float | None = None,
         on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> BatchRunStatus:
         """Async :meth:`wait`."""
-        progress = _progress_callback(on_progress)
+        progress = _Progress(on_progress, show_progress)
         deadline = _Deadline(self._settings.clock, timeout)
-        while True:
-            await self.asubmit()
-            status = await await_for(
-                self._alook,
-                policy=self._policy(deadline.remaining()),
-                clock=self._settings.clock,
-                kind="batch run",
-                on_progress=progress,
-            )
-            if not self._needs_followup_decision():
-                return status
-            await self._aread_all()
-            retry = self._retryable_items()
-            self._record_followup(await self._abodies(retry) if retry else [])
+        try:
+            while True:
+                await self.asubmit()
+                status = await await_for(
+                    self._alook,
+                    policy=self._policy(deadline.remaining()),
+                    clock=self._settings.clock,
+                    kind="batch run",
+                    on_progress=progress,
+                )
+                if not self._needs_followup_decision():
+                    return status
+                await self._aread_all()
+                retry = self._retryable_items()
+                self._record_followup(await self._abodies(retry) if retry else [])
+        finally:
+            progress.close()
 
     async def _aread_all(self) -> None:
         t = self._settings.transport
@@ -799,10 +813,17 @@ class BatchRun:
             self._outcomes[job.key] = self._outcome_of(job, lines)
 
     async def aresults(
-        self, *, return_exceptions: bool = False, timeout: float | None = None
+        self,
+        *,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> list[Any]:
         """Async :meth:`results`."""
-        await self.await_until_done(timeout=timeout)
+        await self.await_until_done(
+            timeout=timeout, on_progress=on_progress, show_progress=show_progress
+        )
         await self._aread_all()
         return self._finish(return_exceptions)
 
@@ -846,17 +867,36 @@ class _Deadline:
         return max(self._end - self._clock.now(), 1e-9)
 
 
-def _progress_callback(
-    on_progress: Callable[[BatchRunStatus], None] | None,
-) -> Callable[[JobLike], None] | None:
-    if on_progress is None:
-        return None
+class _Progress:
+    """What each look reports to: the caller's ``on_progress`` and, with
+    ``show_progress=True``, a tqdm bar over the run's requests."""
 
-    def report(status: JobLike) -> None:
+    def __init__(
+        self, on_progress: Callable[[BatchRunStatus], None] | None, show_progress: bool
+    ) -> None:
+        self._on_progress = on_progress
+        self._bar: Any = None
+        if show_progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError as exc:
+                raise ImportError("show_progress=True draws a tqdm bar: pip install tqdm") from exc
+            self._bar = tqdm(total=0, unit="req", desc="Batch", dynamic_ncols=True)
+
+    def __call__(self, status: JobLike) -> None:
         assert isinstance(status, BatchRunStatus)
-        on_progress(status)
+        if self._bar is not None:
+            lines = sum(job.lines for job in status.jobs)
+            self._bar.total = lines
+            self._bar.n = round((status.progress_fraction or 0.0) * lines)
+            self._bar.set_postfix_str(status.status_text, refresh=False)
+            self._bar.refresh()
+        if self._on_progress is not None:
+            self._on_progress(status)
 
-    return report
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _settings(
