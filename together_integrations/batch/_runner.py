@@ -391,7 +391,12 @@ class BatchRun:
                 logger.warning("Batch run %s: an unreadable result line was skipped.", self.run_key)
                 continue
             parsed = parse_custom_id(line.custom_id)
-            if parsed is None or parsed[1] != job.round or parsed[0] not in wanted:
+            if (
+                parsed is None
+                or parsed[1] != job.round
+                or parsed[0] not in wanted
+                or (self._plan is not None and line.custom_id != self._custom_id(job, parsed[0]))
+            ):
                 logger.warning(
                     "Batch run %s: a result for %r, which job %s did not send, was skipped.",
                     self.run_key,
