@@ -386,8 +386,9 @@ class BatchRun:
             if not text.strip():
                 continue
             try:
-                line = BatchOutputLine.model_validate(json.loads(text))
-            except ValueError:
+                raw = json.loads(text)
+                line = BatchOutputLine.model_construct(custom_id=str(raw.get("custom_id", "")))
+            except (ValueError, AttributeError):
                 logger.warning("Batch run %s: an unreadable result line was skipped.", self.run_key)
                 continue
             parsed = parse_custom_id(line.custom_id)
@@ -405,12 +406,17 @@ class BatchRun:
                 )
                 continue
             index = parsed[0]
-            if line.ok:
-                found[index] = line.response.body if line.response is not None else None
-            elif not isinstance(found.get(index), BatchItemError) and index in found:
+            ok = _ok_body(raw)
+            if ok is not _NOT_OK:
+                found[index] = ok
+                continue
+            if index in found and not isinstance(found[index], BatchItemError):
                 continue  # a success and an error for one item: the success stands
-            else:
-                found[index] = self._line_error(job, index, line)
+            try:
+                line = BatchOutputLine.model_validate(raw)
+            except ValueError:
+                line = BatchOutputLine.model_construct(custom_id=line.custom_id)
+            found[index] = self._line_error(job, index, line)
         for index in wanted - found.keys():
             found[index] = self._unanswered(job, index)
         job.succeeded = sum(not isinstance(v, BatchItemError) for v in found.values())
@@ -870,6 +876,21 @@ class _Deadline:
             return None
         # The poller needs a positive timeout; one that ran out times out at the first look.
         return max(self._end - self._clock.now(), 1e-9)
+
+
+_NOT_OK = object()
+
+
+def _ok_body(raw: dict[str, Any]) -> Any:
+    """The body of a successful output line, or ``_NOT_OK`` (without building a model: a
+    result file holds up to 50,000 of them)."""
+    response = raw.get("response")
+    if raw.get("error") is not None or not isinstance(response, dict):
+        return _NOT_OK
+    code = response.get("status_code")
+    if code is None or (isinstance(code, int) and 200 <= code < 300):
+        return response.get("body")
+    return _NOT_OK
 
 
 class _Progress:
