@@ -42,6 +42,7 @@ def test_lines_map_back_by_custom_id_whatever_their_order() -> None:
     lines.append(error_line(ids[8], "Rate limit reached", "rate_limit"))
     lines.append(ok_line("someone-else", "not ours"))  # a foreign line is ignored
     lines.append(ok_line(ids[0] + "-r1", "a later round's line"))  # as is another round's
+    lines.append(ok_line("5-" + "0" * 16, "right index, wrong hash"))  # and a lookalike
     lines.append(error_line(ids[1], "late duplicate", "server_error"))  # the success stands
     lines.append("")
     random.Random(3).shuffle(lines)

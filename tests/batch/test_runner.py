@@ -348,3 +348,34 @@ def test_model_id_is_sent_with_the_create(
     make_run(emu, clock, store, chat_requests(2)).submit()
     (create,) = [r for r in emu.requests if r.method == "POST" and r.path == BATCHES]
     assert create.body["model_id"] == MODEL and create.body["endpoint"] == "/v1/chat/completions"
+
+
+def test_show_progress_draws_one_bar_over_every_request(
+    emu: TogetherEmulator,
+    clock: VirtualClock,
+    store: DirectoryStore,
+    mode: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emu.batches.script(duration=600, times=None)
+    plan = plan_batch(chat_requests(25), limits=BatchLimits(max_lines=10))
+    run = BatchRun(plan, transport=emu.transport(), store=store, clock=clock, poll_interval=60)
+    drive(run, mode, "results", show_progress=True)
+    err = capsys.readouterr().err
+    assert "Batch" in err and "25/25" in err and "3/3 jobs ended" in err
+
+
+def test_show_progress_without_tqdm_says_what_to_install(
+    emu: TogetherEmulator,
+    clock: VirtualClock,
+    store: DirectoryStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    run = make_run(emu, clock, store, chat_requests(2))
+    with pytest.raises(ImportError, match="pip install tqdm"):
+        run.wait(show_progress=True)
+    assert emu.requests == []  # refused before anything was sent

@@ -386,12 +386,18 @@ class BatchRun:
             if not text.strip():
                 continue
             try:
-                line = BatchOutputLine.model_validate(json.loads(text))
-            except ValueError:
+                raw = json.loads(text)
+                line = BatchOutputLine.model_construct(custom_id=str(raw.get("custom_id", "")))
+            except (ValueError, AttributeError):
                 logger.warning("Batch run %s: an unreadable result line was skipped.", self.run_key)
                 continue
             parsed = parse_custom_id(line.custom_id)
-            if parsed is None or parsed[1] != job.round or parsed[0] not in wanted:
+            if (
+                parsed is None
+                or parsed[1] != job.round
+                or parsed[0] not in wanted
+                or (self._plan is not None and line.custom_id != self._custom_id(job, parsed[0]))
+            ):
                 logger.warning(
                     "Batch run %s: a result for %r, which job %s did not send, was skipped.",
                     self.run_key,
@@ -400,12 +406,17 @@ class BatchRun:
                 )
                 continue
             index = parsed[0]
-            if line.ok:
-                found[index] = line.response.body if line.response is not None else None
-            elif not isinstance(found.get(index), BatchItemError) and index in found:
+            ok = _ok_body(raw)
+            if ok is not _NOT_OK:
+                found[index] = ok
+                continue
+            if index in found and not isinstance(found[index], BatchItemError):
                 continue  # a success and an error for one item: the success stands
-            else:
-                found[index] = self._line_error(job, index, line)
+            try:
+                line = BatchOutputLine.model_validate(raw)
+            except ValueError:
+                line = BatchOutputLine.model_construct(custom_id=line.custom_id)
+            found[index] = self._line_error(job, index, line)
         for index in wanted - found.keys():
             found[index] = self._unanswered(job, index)
         job.succeeded = sum(not isinstance(v, BatchItemError) for v in found.values())
@@ -618,6 +629,7 @@ class BatchRun:
         *,
         timeout: float | None = None,
         on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> BatchRunStatus:
         """Submit what is not yet submitted, then wait until every job (and the follow-up
         round, if any) has ended.
@@ -626,23 +638,27 @@ class BatchRun:
             timeout: Seconds (on the run's clock) before :class:`JobTimeoutError`; the jobs
                 go on, and waiting again resumes.
             on_progress: Called after every look with the run's :class:`BatchRunStatus`.
+            show_progress: Draw a tqdm bar over the run's requests (needs ``tqdm``).
         """
-        progress = _progress_callback(on_progress)
+        progress = _Progress(on_progress, show_progress)
         deadline = _Deadline(self._settings.clock, timeout)
-        while True:
-            self.submit()
-            status = wait_for(
-                self._look,
-                policy=self._policy(deadline.remaining()),
-                clock=self._settings.clock,
-                kind="batch run",
-                on_progress=progress,
-            )
-            if not self._needs_followup_decision():
-                return status
-            self._read_all()
-            retry = self._retryable_items()
-            self._record_followup(self._bodies(retry) if retry else [])
+        try:
+            while True:
+                self.submit()
+                status = wait_for(
+                    self._look,
+                    policy=self._policy(deadline.remaining()),
+                    clock=self._settings.clock,
+                    kind="batch run",
+                    on_progress=progress,
+                )
+                if not self._needs_followup_decision():
+                    return status
+                self._read_all()
+                retry = self._retryable_items()
+                self._record_followup(self._bodies(retry) if retry else [])
+        finally:
+            progress.close()
 
     def _read_all(self) -> None:
         t = self._settings.transport
@@ -656,20 +672,25 @@ class BatchRun:
             self._outcomes[job.key] = self._outcome_of(job, lines)
 
     def results(
-        self, *, return_exceptions: bool = False, timeout: float | None = None
+        self,
+        *,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> list[Any]:
         """Every input's response body, in input order (waiting first if need be).
 
         Args:
             return_exceptions: Put a :class:`BatchItemError` at each failed position instead
                 of raising.
-            timeout: As in :meth:`wait`.
+            timeout, on_progress, show_progress: As in :meth:`wait`.
 
         Raises:
             BatchResultsError: some items failed and ``return_exceptions`` is false; it
                 carries every successful result (``.results``) and every error (``.errors``).
         """
-        self.wait(timeout=timeout)
+        self.wait(timeout=timeout, on_progress=on_progress, show_progress=show_progress)
         self._read_all()
         return self._finish(return_exceptions)
 
@@ -768,24 +789,28 @@ class BatchRun:
         *,
         timeout: float | None = None,
         on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> BatchRunStatus:
         """Async :meth:`wait`."""
-        progress = _progress_callback(on_progress)
+        progress = _Progress(on_progress, show_progress)
         deadline = _Deadline(self._settings.clock, timeout)
-        while True:
-            await self.asubmit()
-            status = await await_for(
-                self._alook,
-                policy=self._policy(deadline.remaining()),
-                clock=self._settings.clock,
-                kind="batch run",
-                on_progress=progress,
-            )
-            if not self._needs_followup_decision():
-                return status
-            await self._aread_all()
-            retry = self._retryable_items()
-            self._record_followup(await self._abodies(retry) if retry else [])
+        try:
+            while True:
+                await self.asubmit()
+                status = await await_for(
+                    self._alook,
+                    policy=self._policy(deadline.remaining()),
+                    clock=self._settings.clock,
+                    kind="batch run",
+                    on_progress=progress,
+                )
+                if not self._needs_followup_decision():
+                    return status
+                await self._aread_all()
+                retry = self._retryable_items()
+                self._record_followup(await self._abodies(retry) if retry else [])
+        finally:
+            progress.close()
 
     async def _aread_all(self) -> None:
         t = self._settings.transport
@@ -799,10 +824,17 @@ class BatchRun:
             self._outcomes[job.key] = self._outcome_of(job, lines)
 
     async def aresults(
-        self, *, return_exceptions: bool = False, timeout: float | None = None
+        self,
+        *,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+        show_progress: bool = False,
     ) -> list[Any]:
         """Async :meth:`results`."""
-        await self.await_until_done(timeout=timeout)
+        await self.await_until_done(
+            timeout=timeout, on_progress=on_progress, show_progress=show_progress
+        )
         await self._aread_all()
         return self._finish(return_exceptions)
 
@@ -846,17 +878,51 @@ class _Deadline:
         return max(self._end - self._clock.now(), 1e-9)
 
 
-def _progress_callback(
-    on_progress: Callable[[BatchRunStatus], None] | None,
-) -> Callable[[JobLike], None] | None:
-    if on_progress is None:
-        return None
+_NOT_OK = object()
 
-    def report(status: JobLike) -> None:
+
+def _ok_body(raw: dict[str, Any]) -> Any:
+    """The body of a successful output line, or ``_NOT_OK`` (without building a model: a
+    result file holds up to 50,000 of them)."""
+    response = raw.get("response")
+    if raw.get("error") is not None or not isinstance(response, dict):
+        return _NOT_OK
+    code = response.get("status_code")
+    if code is None or (isinstance(code, int) and 200 <= code < 300):
+        return response.get("body")
+    return _NOT_OK
+
+
+class _Progress:
+    """What each look reports to: the caller's ``on_progress`` and, with
+    ``show_progress=True``, a tqdm bar over the run's requests."""
+
+    def __init__(
+        self, on_progress: Callable[[BatchRunStatus], None] | None, show_progress: bool
+    ) -> None:
+        self._on_progress = on_progress
+        self._bar: Any = None
+        if show_progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError as exc:
+                raise ImportError("show_progress=True draws a tqdm bar: pip install tqdm") from exc
+            self._bar = tqdm(total=0, unit="req", desc="Batch", dynamic_ncols=True)
+
+    def __call__(self, status: JobLike) -> None:
         assert isinstance(status, BatchRunStatus)
-        on_progress(status)
+        if self._bar is not None:
+            lines = sum(job.lines for job in status.jobs)
+            self._bar.total = lines
+            self._bar.n = round((status.progress_fraction or 0.0) * lines)
+            self._bar.set_postfix_str(status.status_text, refresh=False)
+            self._bar.refresh()
+        if self._on_progress is not None:
+            self._on_progress(status)
 
-    return report
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _settings(
