@@ -23,8 +23,17 @@ if TYPE_CHECKING:
     from .embeddings import TogetherEmbeddings
     from .llms import Together, TogetherLLM
     from .rerank import TogetherRerank
+    from .tools import TogetherImageGenerationTool, TogetherTextToSpeechTool
 
-__all__ = ["ChatTogether", "Together", "TogetherEmbeddings", "TogetherLLM", "TogetherRerank"]
+__all__ = [
+    "ChatTogether",
+    "Together",
+    "TogetherEmbeddings",
+    "TogetherImageGenerationTool",
+    "TogetherLLM",
+    "TogetherRerank",
+    "TogetherTextToSpeechTool",
+]
 
 _MODULES = {
     "ChatTogether": "chat_models",
@@ -32,6 +41,8 @@ _MODULES = {
     "TogetherEmbeddings": "embeddings",
     "TogetherLLM": "llms",
     "TogetherRerank": "rerank",
+    "TogetherImageGenerationTool": "tools",
+    "TogetherTextToSpeechTool": "tools",
 }
 
 
