@@ -19,15 +19,17 @@ from langchain_core.exceptions import ModelNotFoundError
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import ToolException
 
-from together_integrations import NotFoundError, TogetherTransport
+from together_integrations import JobFailedError, JobTimeoutError, NotFoundError, TogetherTransport
 from together_integrations._media import clear_voice_cache
 from together_integrations._media_catalog import MediaInputError
 from together_integrations.langchain import (
     ChatTogether,
     TogetherImageGenerationTool,
     TogetherTextToSpeechTool,
+    TogetherVideoGenerationTool,
+    TogetherVideoToolkit,
 )
-from together_integrations.langchain.tools import LCMediaInputError
+from together_integrations.langchain.tools import LCJobFailedError, LCMediaInputError
 from together_integrations.testing import TogetherEmulator
 
 CHAT = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
@@ -287,3 +289,112 @@ def test_an_agent_makes_an_image_and_speaks_the_answer(emu: TogetherEmulator) ->
     for sent in sent_tools:
         text = json.dumps(sent["content"])
         assert len(text) < 1024 and BASE64_RUN.search(text) is None
+
+
+# ------------------------------------------------------------------ video
+
+VEO = "google/veo-3.0"
+
+
+def video_tool(
+    emu: TogetherEmulator, transport: TogetherTransport, **kw: Any
+) -> TogetherVideoGenerationTool:
+    return TogetherVideoGenerationTool(transport=transport, clock=emu.clock, **kw)
+
+
+def test_video_tool_waits_on_virtual_time_and_answers_a_video_block(
+    mode: str, emu: TogetherEmulator, transport: TogetherTransport
+) -> None:
+    seen: list[str] = []
+    tool = video_tool(emu, transport, on_progress=lambda job: seen.append(job.status_text))
+    message = call(tool, mode, prompt="a fox in snow", seconds=8, width=1280, height=720)
+    assert_small_text(message)
+    (block,) = message.artifact
+    assert block["type"] == "video" and block["mime_type"] == "video/mp4"
+    assert block["url"] in message.content and "(8 s, 1280x720, $0.28)" in message.content
+    assert seen[0] == "queued" and seen[-1] == "completed" and "in_progress" in seen
+    (create,) = [r for r in emu.requests if r.method == "POST"]
+    assert create.path == "/v2/videos" and create.json["seconds"] == "8"
+
+
+def test_video_saved_to_output_dir(
+    emu: TogetherEmulator, transport: TogetherTransport, tmp_path: Path
+) -> None:
+    message = call(video_tool(emu, transport, output_dir=tmp_path), "sync", prompt="a fox")
+    (saved,) = tmp_path.iterdir()
+    assert saved.read_bytes()[4:8] == b"ftyp" and str(saved) in message.content
+    assert message.artifact[0]["extras"]["path"] == str(saved)
+
+
+def test_a_failed_video_raises_the_servers_reason(
+    mode: str, emu: TogetherEmulator, transport: TogetherTransport
+) -> None:
+    emu.videos.script(outcome="failed", error_code="policy", error_message="Prompt refused")
+    with pytest.raises(LCJobFailedError) as info:
+        call(video_tool(emu, transport), mode, prompt="a fox")
+    assert isinstance(info.value, JobFailedError) and isinstance(info.value, ToolException)
+    assert info.value.reason == "Prompt refused" and info.value.job_id is not None
+
+
+def test_a_video_wait_that_runs_out_names_the_job(
+    emu: TogetherEmulator, transport: TogetherTransport
+) -> None:
+    emu.videos.script(queued=10, duration=10_000)
+    with pytest.raises(JobTimeoutError) as info:
+        call(video_tool(emu, transport, wait_timeout=60), "sync", prompt="a fox")
+    assert isinstance(info.value, ToolException) and info.value.job_id in str(info.value)
+
+
+def test_bad_video_arguments_are_refused_before_the_paid_request(
+    emu: TogetherEmulator, transport: TogetherTransport
+) -> None:
+    tool = video_tool(emu, transport)
+    with pytest.raises(LCMediaInputError, match="1280x720"):
+        call(tool, "sync", prompt="a fox", width=640, height=480)
+    with pytest.raises(LCMediaInputError, match="allowed: 8"):
+        call(tool, "sync", prompt="a fox", seconds=30)
+    assert emu.requests == []
+
+
+def test_toolkit_starts_then_checks_without_blocking(
+    mode: str, emu: TogetherEmulator, transport: TogetherTransport
+) -> None:
+    start, status = TogetherVideoToolkit(transport=transport, model=VEO).get_tools()
+    assert (start.name, status.name) == ("together_video_start", "together_video_status")
+    started = call(start, mode, prompt="a fox")
+    video_id = started.artifact["video_id"]
+    assert video_id in started.content and started.artifact["status"] == "queued"
+    running = call(status, mode, video_id=video_id)
+    assert "still queued" in running.content and running.artifact == []
+    emu.clock.advance(3600)  # type: ignore[attr-defined]
+    ready = call(status, mode, video_id=video_id)
+    assert ready.artifact[0]["type"] == "video" and "is ready" in ready.content
+
+
+def test_toolkit_status_of_a_failed_job_raises(
+    emu: TogetherEmulator, transport: TogetherTransport
+) -> None:
+    emu.videos.script(outcome="failed", error_message="Out of capacity")
+    start, status = TogetherVideoToolkit(transport=transport).get_tools()
+    video_id = call(start, "sync", prompt="a fox").artifact["video_id"]
+    emu.clock.advance(3600)  # type: ignore[attr-defined]
+    with pytest.raises(LCJobFailedError, match="Out of capacity"):
+        call(status, "sync", video_id=video_id)
+
+
+def test_an_agent_starts_a_video_and_checks_it_later(emu: TogetherEmulator) -> None:
+    transport = emu.transport()
+    tools = TogetherVideoToolkit(transport=transport).get_tools()
+    emu.reply(tool_calls=[{"name": "together_video_start", "arguments": {"prompt": "a fox"}}])
+    emu.reply("I started your video.")
+    agent = create_agent(ChatTogether(model=CHAT, transport=transport), tools=tools)
+    first = agent.invoke({"messages": [("user", "Make a fox video.")]})
+    video_id = next(m for m in first["messages"] if isinstance(m, ToolMessage)).artifact[
+        "video_id"
+    ]
+    emu.clock.advance(3600)  # type: ignore[attr-defined]
+    emu.reply(tool_calls=[{"name": "together_video_status", "arguments": {"video_id": video_id}}])
+    emu.reply("Your video is ready.")
+    second = agent.invoke({"messages": [*first["messages"], ("user", "Is it done?")]})
+    last_tool = [m for m in second["messages"] if isinstance(m, ToolMessage)][-1]
+    assert last_tool.artifact[0]["type"] == "video" and video_id in last_tool.content

@@ -23,7 +23,12 @@ if TYPE_CHECKING:
     from .embeddings import TogetherEmbeddings
     from .llms import Together, TogetherLLM
     from .rerank import TogetherRerank
-    from .tools import TogetherImageGenerationTool, TogetherTextToSpeechTool
+    from .tools import (
+        TogetherImageGenerationTool,
+        TogetherTextToSpeechTool,
+        TogetherVideoGenerationTool,
+        TogetherVideoToolkit,
+    )
 
 __all__ = [
     "ChatTogether",
@@ -33,6 +38,8 @@ __all__ = [
     "TogetherLLM",
     "TogetherRerank",
     "TogetherTextToSpeechTool",
+    "TogetherVideoGenerationTool",
+    "TogetherVideoToolkit",
 ]
 
 _MODULES = {
@@ -43,6 +50,8 @@ _MODULES = {
     "TogetherRerank": "rerank",
     "TogetherImageGenerationTool": "tools",
     "TogetherTextToSpeechTool": "tools",
+    "TogetherVideoGenerationTool": "tools",
+    "TogetherVideoToolkit": "tools",
 }
 
 

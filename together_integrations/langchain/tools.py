@@ -18,13 +18,17 @@ message, which says what is allowed, back to the model to try again. API errors 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.messages.content import create_audio_block, create_image_block
-from langchain_core.tools import BaseTool, ToolException
+from langchain_core.messages.content import (
+    create_audio_block,
+    create_image_block,
+    create_video_block,
+)
+from langchain_core.tools import BaseTool, BaseToolkit, ToolException
 from pydantic import BaseModel, Field
 
 from together_integrations._exceptions import (
@@ -33,26 +37,36 @@ from together_integrations._exceptions import (
     JobFailedError,
     JobTimeoutError,
 )
+from together_integrations._jobs import Clock, JobLike
 from together_integrations._media import (
     GeneratedImage,
     MediaResult,
     SpeechAudio,
+    VideoResult,
     aknown_voices,
     images_from_response,
     known_voices,
+    video_outcome,
 )
 from together_integrations._media_catalog import (
     DEFAULT_IMAGE_MODEL,
     DEFAULT_SPEECH_MODEL,
+    DEFAULT_VIDEO_MODEL,
     MediaInputError,
     check_image,
     check_prompt,
     check_speech,
+    check_video,
     check_voice,
 )
 from together_integrations.langchain._common import TogetherClientSettings, validate_request
 from together_integrations.langchain._errors import to_langchain_error
-from together_integrations.schemas import ImageGenerationRequest, SpeechRequest
+from together_integrations.schemas import (
+    ImageGenerationRequest,
+    SpeechRequest,
+    VideoCreateRequest,
+    VideoJob,
+)
 
 __all__ = [
     "LCJobFailedError",
@@ -60,6 +74,12 @@ __all__ = [
     "LCMediaInputError",
     "TogetherImageGenerationTool",
     "TogetherTextToSpeechTool",
+    "TogetherVideoGenerationTool",
+    "TogetherVideoStartTool",
+    "TogetherVideoStatusTool",
+    "TogetherVideoToolkit",
+    "to_tool_error",
+    "tool_errors",
 ]
 
 E = TypeVar("E", bound=Exception)
@@ -119,7 +139,7 @@ def tool_errors() -> Iterator[None]:
 
 def _block(media: MediaResult, kind: str, path: Path | None) -> dict[str, Any]:
     extras = {"path": str(path)} if path is not None else None
-    make = create_image_block if kind == "image" else create_audio_block
+    make = {"image": create_image_block, "audio": create_audio_block}.get(kind, create_video_block)
     if media.has_data:
         block: dict[str, Any] = dict(make(base64=media.base64(), mime_type=media.mime_type))
     else:
@@ -548,3 +568,393 @@ class TogetherTextToSpeechTool(_TogetherMediaTool):
         audio = await self.aspeak(text, voice=voice)
         with tool_errors():
             return self._answer(audio, await self._asave(audio))
+
+
+# ------------------------------------------------------------------------- video
+
+
+class VideoGenerationInput(BaseModel):
+    """Arguments the model fills in to make a video."""
+
+    prompt: str = Field(description="What the video should show, in detail.")
+    negative_prompt: str | None = Field(default=None, description="What it should not show.")
+    seconds: int | None = Field(default=None, description="Length in seconds.")
+    width: int | None = Field(default=None, description="Width in pixels (with height).")
+    height: int | None = Field(default=None, description="Height in pixels (with width).")
+    seed: int | None = Field(default=None, description="Seed, to make the same video again.")
+
+
+class _VideoSettings(_TogetherMediaTool):
+    """The video tools' shared settings and request building."""
+
+    model: str = DEFAULT_VIDEO_MODEL
+    """Video model id (also ``model_name``)."""
+    output_format: Literal["MP4", "WEBM"] | None = None
+    """Container (the server's default: MP4)."""
+    generate_audio: bool | None = None
+    """Ask for a soundtrack, on models that make one (Veo 3, Sora 2)."""
+    steps: int | None = None
+    """Denoising steps (10-50) for every video; the server's default when ``None``."""
+
+    def _create_request(
+        self,
+        prompt: str,
+        negative_prompt: str | None,
+        seconds: int | None,
+        width: int | None,
+        height: int | None,
+        seed: int | None,
+    ) -> VideoCreateRequest:
+        check_video(
+            self.model,
+            prompt=prompt,
+            width=width,
+            height=height,
+            seconds=seconds,
+            steps=self.steps,
+            has_frames="media" in self.model_kwargs,
+        )
+        self._check_output_dir()
+        body: dict[str, Any] = {
+            **self.model_kwargs,
+            "model": self.model,
+            "prompt": prompt,
+            "negative_prompt": negative_prompt,
+            "seconds": seconds,
+            "width": width,
+            "height": height,
+            "seed": seed,
+            "steps": self.steps,
+            "output_format": self.output_format,
+            "generate_audio": self.generate_audio,
+        }
+        return validate_request(VideoCreateRequest, body, type(self).__name__)
+
+    def _ready(self, video: VideoResult, path: Path | None) -> tuple[str, list[dict[str, Any]]]:
+        details = ", ".join(
+            part
+            for part in (
+                f"{video.seconds} s" if video.seconds else "",
+                video.size or "",
+                f"${video.cost:.2f}" if video.cost is not None else "",
+            )
+            if part
+        )
+        where = f"saved to {path}" if path is not None else str(video.url)
+        text = f"Video {video.id} from {video.model or self.model} is ready: {where}"
+        text += f" ({details})." if details else "."
+        return text, [_block(video, "video", path)]
+
+
+class TogetherVideoGenerationTool(_VideoSettings):
+    """Make a video with a Together video model (Veo, Sora, Kling...) and wait for it.
+
+    Setup:
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+
+    Key init args:
+        model: video model (default ``google/veo-3.0``).
+        wait_timeout: seconds to wait for the video (default 900); the job goes on after.
+        poll_interval, max_interval: how often to look (growing from the first to the second).
+        on_progress: called with the job at every look.
+        output_format, generate_audio, steps: passed to the model.
+        output_dir: download the video there (content-hashed name); default: only the URL.
+
+    Instantiate:
+        .. code-block:: python
+
+            from together_integrations.langchain import TogetherVideoGenerationTool
+
+            tool = TogetherVideoGenerationTool(model="google/veo-3.0", wait_timeout=600)
+
+    Invoke (with a tool call):
+        .. code-block:: python
+
+            message = tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
+                                   "args": {"prompt": "a fox in snow", "seconds": 8}})
+            message.content   # "Video video_... is ready: https://... (8 s, 1280x720, $0.28)."
+            message.artifact  # [{"type": "video", "url": "https://...", "mime_type": "video/mp4"}]
+
+    Direct use:
+        .. code-block:: python
+
+            video = tool.make("a fox in snow")  # VideoResult: .url, .save(), .job
+
+    Async:
+        .. code-block:: python
+
+            message = await tool.ainvoke(tool_call)
+            video = await tool.amake("a fox in snow")
+
+    Creating a video is paid: the request is never re-sent once it may have reached the
+    server. The job is polled on the core poller; a failed job raises
+    :class:`LCJobFailedError` with the server's ``reason``, and a wait that runs out raises
+    :class:`LCJobTimeoutError` carrying the job id (the video goes on being made). For agents
+    that should not block, use :class:`TogetherVideoToolkit`.
+    """
+
+    name: str = "together_video_generation"
+    description: str = (
+        "Make a short video from a text description and wait until it is ready (this takes "
+        "minutes). Returns where the video is."
+    )
+    args_schema: type[BaseModel] = VideoGenerationInput
+
+    wait_timeout: float | None = Field(default=900.0, gt=0)
+    """Seconds to wait for the video; ``None`` waits as long as the job runs."""
+    poll_interval: float | None = Field(default=None, gt=0)
+    """Seconds before the second look (default 2, growing by half each look)."""
+    max_interval: float | None = Field(default=None, gt=0)
+    """The longest pause between looks (default 60)."""
+    on_progress: Callable[[JobLike], None] | None = Field(default=None, exclude=True)
+    """Called with the job at every look (status, id)."""
+    clock: Clock | None = Field(default=None, exclude=True, repr=False)
+    """Where the poller reads time and sleeps (tests pass a virtual clock)."""
+
+    def _wait_kwargs(self) -> dict[str, Any]:
+        return {
+            "timeout": self.wait_timeout,
+            "poll_interval": self.poll_interval,
+            "max_interval": self.max_interval,
+            "on_progress": self.on_progress,
+            "clock": self.clock,
+        }
+
+    def make(
+        self,
+        prompt: str,
+        *,
+        negative_prompt: str | None = None,
+        seconds: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        seed: int | None = None,
+    ) -> VideoResult:
+        """Create the video job, wait for it and return the video (nothing is saved)."""
+        with tool_errors():
+            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
+            transport = self._get_transport()
+            job = transport.videos.create(request, options=self._request_options())
+            done = transport.videos.wait_until_done(job.id, **self._wait_kwargs())
+            return VideoResult(done, transport)
+
+    async def amake(
+        self,
+        prompt: str,
+        *,
+        negative_prompt: str | None = None,
+        seconds: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        seed: int | None = None,
+    ) -> VideoResult:
+        """Async :meth:`make`."""
+        with tool_errors():
+            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
+            transport = self._get_transport()
+            job = await transport.videos.acreate(request, options=self._request_options())
+            done = await transport.videos.await_until_done(job.id, **self._wait_kwargs())
+            return VideoResult(done, transport)
+
+    def _run(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        seconds: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        seed: int | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, list[dict[str, Any]]]:
+        video = self.make(
+            prompt,
+            negative_prompt=negative_prompt,
+            seconds=seconds,
+            width=width,
+            height=height,
+            seed=seed,
+        )
+        with tool_errors():
+            return self._ready(video, self._save(video))
+
+    async def _arun(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        seconds: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        seed: int | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, list[dict[str, Any]]]:
+        video = await self.amake(
+            prompt,
+            negative_prompt=negative_prompt,
+            seconds=seconds,
+            width=width,
+            height=height,
+            seed=seed,
+        )
+        with tool_errors():
+            return self._ready(video, await self._asave(video))
+
+
+class TogetherVideoStartTool(_VideoSettings):
+    """Start a video job and return at once with its id (see :class:`TogetherVideoToolkit`)."""
+
+    name: str = "together_video_start"
+    description: str = (
+        "Start making a short video from a text description. Returns a video id at once; the "
+        "video takes minutes: check it later with together_video_status."
+    )
+    args_schema: type[BaseModel] = VideoGenerationInput
+
+    def _started(self, job: VideoJob) -> tuple[str, dict[str, Any]]:
+        text = (
+            f"Started video {job.id} with {job.model or self.model} (status: {job.status_text}). "
+            "It takes minutes; check it with together_video_status."
+        )
+        return text, {"video_id": job.id, "status": job.status_text}
+
+    def _run(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        seconds: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        seed: int | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        with tool_errors():
+            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
+            job = self._get_transport().videos.create(request, options=self._request_options())
+            return self._started(job)
+
+    async def _arun(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        seconds: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        seed: int | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        with tool_errors():
+            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
+            transport = self._get_transport()
+            job = await transport.videos.acreate(request, options=self._request_options())
+            return self._started(job)
+
+
+class VideoStatusInput(BaseModel):
+    """The video to look at."""
+
+    video_id: str = Field(description="The id together_video_start returned.")
+
+
+class TogetherVideoStatusTool(_VideoSettings):
+    """Look at a video job once: still running, ready (with the video), or failed (raises)."""
+
+    name: str = "together_video_status"
+    description: str = (
+        "Check a video started with together_video_start. Says whether it is still being made "
+        "or where the finished video is."
+    )
+    args_schema: type[BaseModel] = VideoStatusInput
+
+    def _status(self, job: VideoJob) -> tuple[str, list[dict[str, Any]]] | VideoResult:
+        video = video_outcome(job, self._get_transport())
+        if video is not None:
+            return video
+        text = f"Video {job.id} is still {job.status_text}; check again in a minute."
+        return text, []
+
+    def _run(
+        self, video_id: str, run_manager: CallbackManagerForToolRun | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        with tool_errors():
+            job = self._get_transport().videos.retrieve(video_id, options=self._request_options())
+            found = self._status(job)
+            if isinstance(found, VideoResult):
+                return self._ready(found, self._save(found))
+            return found
+
+    async def _arun(
+        self, video_id: str, run_manager: AsyncCallbackManagerForToolRun | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        with tool_errors():
+            transport = self._get_transport()
+            job = await transport.videos.aretrieve(video_id, options=self._request_options())
+            found = self._status(job)
+            if isinstance(found, VideoResult):
+                return self._ready(found, await self._asave(found))
+            return found
+
+
+class TogetherVideoToolkit(TogetherClientSettings, BaseToolkit):
+    """Video for agents that should not block: a start tool and a status tool.
+
+    Setup:
+        ``pip install "together-integrations[langchain]"`` and set ``TOGETHER_API_KEY``.
+
+    Key init args:
+        model, output_format, generate_audio, steps, output_dir, model_kwargs: given to both
+        tools, with the client settings (api_key, base_url, transport...).
+
+    Instantiate:
+        .. code-block:: python
+
+            from together_integrations.langchain import TogetherVideoToolkit
+
+            tools = TogetherVideoToolkit(model="openai/sora-2").get_tools()
+            # [together_video_start, together_video_status]
+
+    Tool calling:
+        The model starts a job (``together_video_start`` returns its id at once), goes on with
+        the conversation, and checks it later (``together_video_status``): "still
+        in_progress", the finished video (a video block in the artifact), or a failed job,
+        raised as :class:`LCJobFailedError` with the server's reason.
+
+    Async:
+        Both tools have native async twins (``ainvoke``).
+    """
+
+    model: str = DEFAULT_VIDEO_MODEL
+    """Video model id."""
+    output_format: Literal["MP4", "WEBM"] | None = None
+    """Container (the server's default: MP4)."""
+    generate_audio: bool | None = None
+    """Ask for a soundtrack, on models that make one."""
+    steps: int | None = None
+    """Denoising steps (10-50)."""
+    output_dir: Path | None = None
+    """Download finished videos there (content-hashed names)."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra request fields for every video."""
+
+    def get_tools(self) -> list[BaseTool]:
+        """The start and status tools, sharing this toolkit's settings and connection."""
+        shared = {
+            name: getattr(self, name)
+            for name in (
+                "api_key",
+                "base_url",
+                "timeout",
+                "connect_timeout",
+                "max_retries",
+                "default_headers",
+                "default_query",
+                "http_client",
+                "http_async_client",
+                "model",
+                "output_format",
+                "generate_audio",
+                "steps",
+                "output_dir",
+                "model_kwargs",
+            )
+        }
+        shared["transport"] = self._get_transport()
+        return [TogetherVideoStartTool(**shared), TogetherVideoStatusTool(**shared)]
