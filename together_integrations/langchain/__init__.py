@@ -20,6 +20,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 if TYPE_CHECKING:
     from .chat_models import ChatTogether
+    from .document_loaders import TogetherAudioLoader, TogetherAudioParser
     from .embeddings import TogetherEmbeddings
     from .llms import Together, TogetherLLM
     from .rerank import TogetherRerank
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ChatTogether",
     "Together",
+    "TogetherAudioLoader",
+    "TogetherAudioParser",
     "TogetherEmbeddings",
     "TogetherImageGenerationTool",
     "TogetherLLM",
@@ -48,6 +51,8 @@ _MODULES = {
     "TogetherEmbeddings": "embeddings",
     "TogetherLLM": "llms",
     "TogetherRerank": "rerank",
+    "TogetherAudioLoader": "document_loaders",
+    "TogetherAudioParser": "document_loaders",
     "TogetherImageGenerationTool": "tools",
     "TogetherTextToSpeechTool": "tools",
     "TogetherVideoGenerationTool": "tools",
