@@ -20,11 +20,30 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 if TYPE_CHECKING:
     from .chat_models import ChatTogether
+    from .document_loaders import TogetherAudioLoader, TogetherAudioParser
     from .embeddings import TogetherEmbeddings
     from .llms import Together, TogetherLLM
     from .rerank import TogetherRerank
+    from .tools import (
+        TogetherImageGenerationTool,
+        TogetherTextToSpeechTool,
+        TogetherVideoGenerationTool,
+        TogetherVideoToolkit,
+    )
 
-__all__ = ["ChatTogether", "Together", "TogetherEmbeddings", "TogetherLLM", "TogetherRerank"]
+__all__ = [
+    "ChatTogether",
+    "Together",
+    "TogetherAudioLoader",
+    "TogetherAudioParser",
+    "TogetherEmbeddings",
+    "TogetherImageGenerationTool",
+    "TogetherLLM",
+    "TogetherRerank",
+    "TogetherTextToSpeechTool",
+    "TogetherVideoGenerationTool",
+    "TogetherVideoToolkit",
+]
 
 _MODULES = {
     "ChatTogether": "chat_models",
@@ -32,6 +51,12 @@ _MODULES = {
     "TogetherEmbeddings": "embeddings",
     "TogetherLLM": "llms",
     "TogetherRerank": "rerank",
+    "TogetherAudioLoader": "document_loaders",
+    "TogetherAudioParser": "document_loaders",
+    "TogetherImageGenerationTool": "tools",
+    "TogetherTextToSpeechTool": "tools",
+    "TogetherVideoGenerationTool": "tools",
+    "TogetherVideoToolkit": "tools",
 }
 
 
