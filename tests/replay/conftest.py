@@ -19,13 +19,24 @@ CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 
 
 @pytest.fixture
-def vcr_config(together_vcr_config: dict[str, Any]) -> dict[str, Any]:
+def vcr_config(
+    together_vcr_config: dict[str, Any], request: pytest.FixtureRequest, default_cassette_name: str
+) -> dict[str, Any]:
+    if request.config.getoption("--record-mode") == "rewrite":
+        # pytest-recording deletes ``<name>.<serializer name>`` (``.together-yaml``) before
+        # re-recording, not our ``<name>.yaml``; without this, ``rewrite`` would replay the
+        # stale cassette and append to it (``new_episodes``).
+        (cassette_dir(request) / f"{default_cassette_name}.yaml").unlink(missing_ok=True)
     return together_vcr_config
+
+
+def cassette_dir(request: pytest.FixtureRequest) -> Path:
+    return CASSETTES / request.module.__name__.rsplit(".", 1)[-1]
 
 
 @pytest.fixture
 def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
-    return str(CASSETTES / request.module.__name__.rsplit(".", 1)[-1])
+    return str(cassette_dir(request))
 
 
 @pytest.fixture

@@ -14,6 +14,11 @@ Without pytest-recording, :func:`make_vcr` builds a configured ``vcr.VCR``.
 * volatile response headers (dates, Cloudflare ids, timing headers) are dropped;
 * JSON bodies are stored as YAML structures and SSE bodies as literal text blocks, and are
   turned back into the exact recorded bytes on replay;
+* binary bodies (audio, images, raw uploads) are stored as a sha256 hash and a length, not
+  raw: a request's is matched by hash, a response's replays as its first bytes (``head``,
+  kept so format sniffing still works) padded with NULs to the recorded length;
+* multipart requests are stored as their fields (text fields as text, file parts as a file
+  name, hash and length) and matched field by field, so httpx's random boundary is free;
 * requests match on method, path and body (JSON compared parsed, so key order is free);
 * each cassette says whether it was recorded against the live API or the emulator
   (``recorded_against: live | emulator``; loopback hosts are the emulator).
@@ -23,6 +28,8 @@ vcrpy and PyYAML are imported lazily: importing this module needs neither.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -94,6 +101,67 @@ def _drop_volatile(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+_MULTIPART_MARK = "<together-cassette:multipart>"
+_BINARY_MARK = "<together-cassette:binary>"
+_BINARY_TYPES = ("audio/", "image/", "video/", "application/octet-stream", "application/zip")
+HEAD_BYTES = 64
+"""How many leading bytes of a binary response a cassette keeps (magic numbers, headers)."""
+
+
+def _as_bytes(body: Any) -> bytes:
+    raw = body.read() if hasattr(body, "read") else body
+    if raw is None:
+        return b""
+    return raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+
+
+def _digest(data: bytes) -> dict[str, Any]:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "length": len(data)}
+
+
+def _is_binary(data: bytes, ctype: str) -> bool:
+    if any(ctype.lower().lstrip().startswith(t) for t in _BINARY_TYPES):
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _multipart_fields(ctype: str, data: bytes) -> dict[str, Any]:
+    """A multipart body as ``{field: text | {filename, sha256, length}}`` (lists for repeats)."""
+    from together_integrations.testing.emulator.multipart import parse_multipart
+
+    form, filenames = parse_multipart(ctype, data)
+
+    def one(name: str, value: Any) -> Any:
+        if isinstance(value, bytes):
+            return {"filename": filenames.get(name), **_digest(value)}
+        return value
+
+    return {
+        name: [one(name, v) for v in value] if isinstance(value, list) else one(name, value)
+        for name, value in form.items()
+    }
+
+
+def _comparable(request: Any) -> Any:
+    """What the matcher compares: parsed JSON, multipart fields, a binary digest or text."""
+    data = _as_bytes(request.body)
+    text = data.decode("utf-8", errors="replace")
+    if text.startswith(_MULTIPART_MARK):
+        return ("multipart", json.loads(text[len(_MULTIPART_MARK) :]))
+    if text.startswith(_BINARY_MARK):
+        return ("binary", json.loads(text[len(_BINARY_MARK) :]))
+    ctype = _content_type(dict(request.headers or {}))
+    if data and "multipart/" in ctype:
+        return ("multipart", _multipart_fields(ctype, data))
+    if data and _is_binary(data, ctype):
+        return ("binary", _digest(data))
+    return _parsed(data)
+
+
 def _parsed(body: Any) -> Any:
     raw = body.read() if hasattr(body, "read") else body
     if isinstance(raw, bytes):
@@ -105,12 +173,13 @@ def _parsed(body: Any) -> Any:
 
 
 def json_body_matcher(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: bodies equal as parsed JSON (or as text when not JSON).
+    """vcrpy matcher: bodies equal as parsed JSON (or as text when not JSON); multipart
+    bodies field by field (file parts by hash); binary bodies by hash and length.
 
     Raises:
         AssertionError: When the bodies differ (vcrpy's matcher protocol).
     """
-    if _parsed(r1.body) != _parsed(r2.body):
+    if _comparable(r1) != _comparable(r2):
         raise AssertionError("request bodies differ")
 
 
@@ -209,14 +278,25 @@ class TogetherYamlSerializer:
             hosts.add(urlsplit(request.get("uri", "")).netloc)
             body = request.pop("body", None)
             encoded = _encode_json(body) if isinstance(body, str) else None
+            request_type = _content_type(request.get("headers") or {})
+            sent = _as_bytes(body)
             if encoded is not None:
                 request["body_json"] = encoded
+            elif sent and "multipart/" in request_type:
+                request["body_multipart"] = _multipart_fields(request_type, sent)
+            elif sent and _is_binary(sent, request_type):
+                request["body_binary"] = _digest(sent)
             else:
                 request["body"] = body
             response = dict(item["response"])
             raw = (response.get("body") or {}).get("string")
             ctype = _content_type(response.get("headers") or {})
-            if isinstance(raw, str) and raw and "json" in ctype:
+            if raw and (isinstance(raw, bytes) or any(t in ctype for t in _BINARY_TYPES)):
+                received = _as_bytes(raw)
+                if _is_binary(received, ctype):
+                    head = base64.b64encode(received[:HEAD_BYTES]).decode("ascii")
+                    response["body"] = {"binary": {**_digest(received), "head": head}}
+            elif isinstance(raw, str) and raw and "json" in ctype:
                 stored = _encode_json(raw)
                 if stored is not None:
                     response["body"] = stored
@@ -243,6 +323,12 @@ class TogetherYamlSerializer:
             if "body_json" in request:
                 stored = request.pop("body_json")
                 request["body"] = _decode_json(stored) if "style" in stored else json.dumps(stored)
+            elif "body_multipart" in request:
+                fields = request.pop("body_multipart")
+                request["body"] = _MULTIPART_MARK + json.dumps(fields, sort_keys=True)
+            elif "body_binary" in request:
+                digest = request.pop("body_binary")
+                request["body"] = _BINARY_MARK + json.dumps(digest, sort_keys=True)
             request.setdefault("body", None)
             response = dict(item["response"])
             body = response.get("body") or {}
@@ -250,6 +336,10 @@ class TogetherYamlSerializer:
                 response["body"] = {"string": _decode_json(body)}
             elif "sse" in body:
                 response["body"] = {"string": body["sse"]}
+            elif "binary" in body:
+                stored = body["binary"]
+                head = base64.b64decode(stored["head"])
+                response["body"] = {"string": head + b"\0" * (stored["length"] - len(head))}
             interactions.append({"request": request, "response": response})
         return {"version": doc.get("version", 1), "interactions": interactions}
 
