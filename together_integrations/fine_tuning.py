@@ -25,7 +25,7 @@ import builtins
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import SecretStr, ValidationError
 
 from ._catalog import DEFAULT_CATALOG, ModelCapabilities, get_model_capabilities
-from ._exceptions import APIStatusError, BadRequestError, TogetherConfigError
+from ._exceptions import APIStatusError, BadRequestError, JobFailedError, TogetherConfigError
 from ._jobs import Clock, JobLike
 from ._transport import TogetherTransport
 from .schemas import (
@@ -58,10 +58,13 @@ __all__ = [
     "TrainingFileProblem",
     "TrainingFileReport",
     "endpoint_hints",
+    "fine_tuned_model",
     "is_non_serverless",
+    "output_model_of",
     "register_fine_tuned_model",
     "validate_training_file",
     "with_endpoint_hint",
+    "write_training_file",
 ]
 
 MIN_SAMPLES = 1
@@ -281,6 +284,27 @@ def validate_training_file(
         raise TrainingFileError(target, problems, more)
     assert first is not None
     return TrainingFileReport(target, first[1], samples, size)  # type: ignore[arg-type]
+
+
+def write_training_file(
+    samples: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]
+) -> TrainingFileReport:
+    """Write samples (``{"messages": [...], "tools"?: [...]}`` and the like) as a JSONL
+    training file, then check it: a file that would be refused is removed.
+
+    Raises:
+        TrainingFileError: naming each bad sample by its line.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8") as out:
+        for sample in samples:
+            out.write(json.dumps(sample, ensure_ascii=False, separators=(",", ":")) + "\n")
+    try:
+        return validate_training_file(target)
+    except TrainingFileError:
+        target.unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------- the catalog
@@ -654,6 +678,39 @@ def output_model_of(job: FineTuneJob) -> str:
         )
     register_fine_tuned_model(job.model_output_name, job.model)
     return job.model_output_name
+
+
+def fine_tuned_model(
+    job: FineTuneJob | str,
+    transport: Callable[[], TogetherTransport],
+    *,
+    base_model: str | None = None,
+) -> str:
+    """The model to chat with for ``job``: a :class:`FineTuneJob`, a job id (``ft-...``,
+    looked up with ``transport()``), or an output model / endpoint name (given the catalog
+    capabilities of ``base_model``). What the adapters' ``from_fine_tune`` build on.
+
+    Raises:
+        JobFailedError: the job ended ``error`` or ``cancelled`` (with the server's reason).
+        TogetherConfigError: the job is still running.
+    """
+    if isinstance(job, str) and not job.startswith("ft-"):
+        if base_model:
+            register_fine_tuned_model(job, base_model)
+        return job
+    if isinstance(job, str) or str(job.status) != "completed":
+        job = transport().fine_tuning.retrieve(_job_id(job))
+    if job.is_failed:
+        reason = job.failure_message
+        raise JobFailedError(
+            f"The fine-tune {job.id} ended {job.status_text}"
+            + (f": {reason}" if reason else " (the server gave no reason)."),
+            job=job,
+            job_id=job.id,
+            status=job.status_text,
+            reason=reason,
+        )
+    return output_model_of(job)
 
 
 # ------------------------------------------------------------------ dedicated endpoints

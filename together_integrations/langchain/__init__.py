@@ -1,5 +1,6 @@
 """LangChain integration: ``ChatTogether``, ``TogetherLLM`` (also ``Together``, the
-``langchain_together`` name), ``TogetherEmbeddings``, ``TogetherRerank``.
+``langchain_together`` name), ``TogetherEmbeddings``, ``TogetherRerank``, and
+``to_training_file`` (chat histories as a fine-tuning file).
 Requires ``pip install "together-integrations[langchain]"``.
 
 Classes are imported on first access, so importing this package stays cheap.
@@ -21,10 +22,18 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 if TYPE_CHECKING:
     from .chat_models import ChatTogether
     from .embeddings import TogetherEmbeddings
+    from .fine_tuning import to_training_file
     from .llms import Together, TogetherLLM
     from .rerank import TogetherRerank
 
-__all__ = ["ChatTogether", "Together", "TogetherEmbeddings", "TogetherLLM", "TogetherRerank"]
+__all__ = [
+    "ChatTogether",
+    "Together",
+    "TogetherEmbeddings",
+    "TogetherLLM",
+    "TogetherRerank",
+    "to_training_file",
+]
 
 _MODULES = {
     "ChatTogether": "chat_models",
@@ -32,6 +41,7 @@ _MODULES = {
     "TogetherEmbeddings": "embeddings",
     "TogetherLLM": "llms",
     "TogetherRerank": "rerank",
+    "to_training_file": "fine_tuning",
 }
 
 
