@@ -33,6 +33,13 @@ from ._jobs import Clock, PollPolicy, SystemClock
 from ._streaming import AsyncStream, ServerSentEvent, SSEDecoder, Stream
 from ._transport import RequestOptions, TogetherTransport
 from ._version import __version__
+from .fine_tuning import (
+    NonServerlessModelError,
+    TogetherDedicatedEndpoints,
+    TogetherFineTuning,
+    TrainingFileError,
+    validate_training_file,
+)
 from .schemas import response_headers
 
 __all__ = [
@@ -53,6 +60,7 @@ __all__ = [
     "JobTimeoutError",
     "ModelCapabilities",
     "ModelCatalog",
+    "NonServerlessModelError",
     "NotFoundError",
     "PermissionDeniedError",
     "PollPolicy",
@@ -63,10 +71,14 @@ __all__ = [
     "Stream",
     "SystemClock",
     "TogetherConfigError",
+    "TogetherDedicatedEndpoints",
     "TogetherError",
+    "TogetherFineTuning",
     "TogetherTransport",
+    "TrainingFileError",
     "UnprocessableEntityError",
     "__version__",
     "get_model_capabilities",
     "response_headers",
+    "validate_training_file",
 ]

@@ -1,5 +1,6 @@
 """LangChain integration: ``ChatTogether``, ``TogetherLLM`` (also ``Together``, the
-``langchain_together`` name), ``TogetherEmbeddings``, ``TogetherRerank``.
+``langchain_together`` name), ``TogetherEmbeddings``, ``TogetherRerank``, and
+``to_training_file`` (chat histories as a fine-tuning file).
 Requires ``pip install "together-integrations[langchain]"``.
 
 Classes are imported on first access, so importing this package stays cheap.
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .chat_models import ChatTogether
     from .document_loaders import TogetherAudioLoader, TogetherAudioParser
     from .embeddings import TogetherEmbeddings
+    from .fine_tuning import to_training_file
     from .llms import Together, TogetherLLM
     from .rerank import TogetherRerank
     from .tools import (
@@ -43,6 +45,7 @@ __all__ = [
     "TogetherTextToSpeechTool",
     "TogetherVideoGenerationTool",
     "TogetherVideoToolkit",
+    "to_training_file",
 ]
 
 _MODULES = {
@@ -57,6 +60,7 @@ _MODULES = {
     "TogetherTextToSpeechTool": "tools",
     "TogetherVideoGenerationTool": "tools",
     "TogetherVideoToolkit": "tools",
+    "to_training_file": "fine_tuning",
 }
 
 

@@ -427,6 +427,30 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             params["ls_stop"] = stops
         return params
 
+    @classmethod
+    def from_fine_tune(
+        cls, job: Any, *, base_model: str | None = None, **kwargs: Any
+    ) -> ChatTogether:
+        """The chat model for a fine-tune's output, with its base model's catalog
+        capabilities (profile, tool calling, structured output).
+
+        Args:
+            job: A completed ``FineTuneJob``, a job id (``ft-...``, looked up with these
+                settings' transport), or an output model / dedicated endpoint name.
+            base_model: The base model, when ``job`` is a model name.
+            kwargs: Any other ``ChatTogether`` argument (``temperature``, ``transport``...).
+
+        Raises:
+            JobFailedError: the job ended ``error`` or ``cancelled``, with the server's reason.
+            TogetherConfigError: the job has not completed yet.
+        """
+        from together_integrations.fine_tuning import fine_tuned_model
+
+        if "model" in kwargs or "model_name" in kwargs:
+            raise ValueError("from_fine_tune takes the model from the job; do not pass model=.")
+        model = fine_tuned_model(job, lambda: cls(**kwargs)._get_transport(), base_model=base_model)
+        return cls(model=model, **kwargs)
+
     def _resolve_model_profile(self) -> ModelProfile | None:
         """Capabilities from the bundled catalog (``DEFAULT_CATALOG.refresh`` updates it);
         unknown models get a profile guessed from their name."""

@@ -1,5 +1,6 @@
 """LlamaIndex integration: ``TogetherLLM`` (function calling), ``TogetherEmbedding``,
-``TogetherRerank``, and ``InvalidToolCallError`` (tool calls whose arguments are not JSON).
+``TogetherRerank``, ``TogetherFinetuneEngine`` (fine-tuning, ending in a ``TogetherLLM``),
+and ``InvalidToolCallError`` (tool calls whose arguments are not JSON).
 Requires ``pip install "together-integrations[llama-index]"``.
 
 Classes are imported on first access, so importing this package stays cheap.
@@ -21,14 +22,22 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 if TYPE_CHECKING:
     from ._convert import InvalidToolCallError
     from .embeddings import TogetherEmbedding
+    from .finetuning import TogetherFinetuneEngine
     from .llms import TogetherLLM
     from .postprocessor import TogetherRerank
 
-__all__ = ["InvalidToolCallError", "TogetherEmbedding", "TogetherLLM", "TogetherRerank"]
+__all__ = [
+    "InvalidToolCallError",
+    "TogetherEmbedding",
+    "TogetherFinetuneEngine",
+    "TogetherLLM",
+    "TogetherRerank",
+]
 
 _MODULES = {
     "InvalidToolCallError": "_convert",
     "TogetherEmbedding": "embeddings",
+    "TogetherFinetuneEngine": "finetuning",
     "TogetherLLM": "llms",
     "TogetherRerank": "postprocessor",
 }
