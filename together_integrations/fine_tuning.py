@@ -341,9 +341,13 @@ def _job_id(job: JobRef) -> str:
 
 
 def _is_local(file: str | os.PathLike[str]) -> bool:
+    """A path to check and upload (rather than the id of an uploaded file)?"""
     if isinstance(file, os.PathLike):
         return True
-    return not file.startswith("file-") and Path(file).is_file()
+    if file.startswith("file-"):
+        return False
+    looks_like_path = file.lower().endswith((".jsonl", ".json", ".csv", ".parquet"))
+    return looks_like_path or os.sep in file or Path(file).is_file()
 
 
 def build_request(training_file: str, model: str, params: Mapping[str, Any]) -> FineTuneRequest:

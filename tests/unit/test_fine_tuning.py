@@ -200,6 +200,16 @@ def test_empty_wrong_suffix_too_large_and_missing(tmp_path: Path) -> None:
         )
 
 
+def test_a_missing_local_path_is_not_sent_as_a_file_id(
+    ft: TogetherFineTuning, emu: TogetherEmulator, tmp_path: Path
+) -> None:
+    with pytest.raises(TrainingFileError, match="is not a file"):
+        ft.create("no-such-train.jsonl", model=BASE)
+    with pytest.raises(TrainingFileError, match="is not a file"):
+        ft.create(str(tmp_path / "missing"), model=BASE)
+    assert emu.requests == []
+
+
 def test_a_bad_file_is_never_uploaded(
     ft: TogetherFineTuning, emu: TogetherEmulator, tmp_path: Path
 ) -> None:
