@@ -446,3 +446,21 @@ def test_an_endpoint_that_fails_to_start_raises(emu: TogetherEmulator, clock: Vi
     with pytest.raises(JobFailedError) as caught:
         endpoints.create(BASE, hardware="1x_nvidia_h100_80gb_sxm")
     assert caught.value.status == "ERROR"
+
+
+def test_endpoints_async(emu: TogetherEmulator, clock: VirtualClock) -> None:
+    async def run() -> list[str]:
+        endpoints = TogetherDedicatedEndpoints(emu.transport(), clock=clock)
+        assert await endpoints.ahardware(BASE)
+        endpoint = await endpoints.acreate(BASE, hardware="1x_nvidia_h100_80gb_sxm")
+        states = [str(endpoint.state)]
+        states.append(str((await endpoints.astop(endpoint.id)).state))
+        states.append(str((await endpoints.astart(endpoint.id, wait=False)).state))
+        states.append(str((await endpoints.await_until_done(endpoint.id)).state))
+        states.append(str((await endpoints.aretrieve(endpoint.id)).state))
+        assert [e.id for e in await endpoints.alist()] == [endpoint.id]
+        await endpoints.adelete(endpoint.id)
+        assert await endpoints.alist() == []
+        return states
+
+    assert asyncio.run(run()) == ["STARTED", "STOPPED", "STARTING", "STARTED", "STARTED"]
