@@ -341,9 +341,13 @@ def _job_id(job: JobRef) -> str:
 
 
 def _is_local(file: str | os.PathLike[str]) -> bool:
+    """A path to check and upload (rather than the id of an uploaded file)?"""
     if isinstance(file, os.PathLike):
         return True
-    return not file.startswith("file-") and Path(file).is_file()
+    if file.startswith("file-"):
+        return False
+    looks_like_path = file.lower().endswith((".jsonl", ".json", ".csv", ".parquet"))
+    return looks_like_path or os.sep in file or Path(file).is_file()
 
 
 def build_request(training_file: str, model: str, params: Mapping[str, Any]) -> FineTuneRequest:
@@ -790,6 +794,69 @@ class TogetherDedicatedEndpoints:
     def wait(self, endpoint_id: str, *, timeout: float | None = None) -> DedicatedEndpoint:
         """Wait until it settles (``STARTED`` or ``STOPPED``); ``ERROR`` raises."""
         return self.transport.endpoints.wait_until_done(
+            endpoint_id, timeout=timeout, clock=self.clock
+        )
+
+    # ------------------------------------------------------------------- async twins
+
+    async def ahardware(self, model: str | None = None) -> builtins.list[Hardware]:
+        """Async :meth:`hardware`."""
+        return await self.transport.endpoints.ahardware(model=model)
+
+    async def acreate(
+        self,
+        model: str,
+        *,
+        hardware: str,
+        min_replicas: int = 1,
+        max_replicas: int = 1,
+        wait: bool = True,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> DedicatedEndpoint:
+        """Async :meth:`create`."""
+        body = {
+            "model": model,
+            "hardware": hardware,
+            "autoscaling": {"min_replicas": min_replicas, "max_replicas": max_replicas},
+            **params,
+        }
+        endpoint = await self.transport.endpoints.acreate(body)
+        if endpoint.name:
+            register_fine_tuned_model(endpoint.name, model)
+        return await self.await_until_done(endpoint.id, timeout=timeout) if wait else endpoint
+
+    async def alist(self) -> builtins.list[DedicatedEndpoint]:
+        """Async :meth:`list`."""
+        return await self.transport.endpoints.alist(type="dedicated")
+
+    async def aretrieve(self, endpoint_id: str) -> DedicatedEndpoint:
+        """Async :meth:`retrieve`."""
+        return await self.transport.endpoints.aretrieve(endpoint_id)
+
+    async def astart(
+        self, endpoint_id: str, *, wait: bool = True, timeout: float | None = None
+    ) -> DedicatedEndpoint:
+        """Async :meth:`start`."""
+        endpoint = await self.transport.endpoints.aupdate(endpoint_id, {"state": "STARTED"})
+        return await self.await_until_done(endpoint_id, timeout=timeout) if wait else endpoint
+
+    async def astop(
+        self, endpoint_id: str, *, wait: bool = True, timeout: float | None = None
+    ) -> DedicatedEndpoint:
+        """Async :meth:`stop`."""
+        endpoint = await self.transport.endpoints.aupdate(endpoint_id, {"state": "STOPPED"})
+        return await self.await_until_done(endpoint_id, timeout=timeout) if wait else endpoint
+
+    async def adelete(self, endpoint_id: str) -> None:
+        """Async :meth:`delete`."""
+        await self.transport.endpoints.adelete(endpoint_id)
+
+    async def await_until_done(
+        self, endpoint_id: str, *, timeout: float | None = None
+    ) -> DedicatedEndpoint:
+        """Async :meth:`wait`."""
+        return await self.transport.endpoints.await_until_done(
             endpoint_id, timeout=timeout, clock=self.clock
         )
 

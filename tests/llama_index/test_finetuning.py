@@ -21,6 +21,11 @@ from together_integrations import (
     TrainingFileError,
     get_model_capabilities,
 )
+from together_integrations.fine_tuning import (
+    NonServerlessModelError,
+    TogetherDedicatedEndpoints,
+    endpoint_hints,
+)
 from together_integrations.llama_index import TogetherFinetuneEngine, TogetherLLM
 from together_integrations.testing import TogetherEmulator, VirtualClock
 
@@ -208,3 +213,22 @@ def test_a_cancelled_job(emu: TogetherEmulator, clock: VirtualClock, tmp_path: P
     assert caught.value.status == "cancelled"
     with pytest.raises(JobFailedError, match="cancelled"):
         engine.get_finetuned_model()
+
+
+def test_an_endpoint_name_and_the_non_serverless_hint(
+    emu: TogetherEmulator, clock: VirtualClock
+) -> None:
+    transport = emu.transport()
+    endpoints = TogetherDedicatedEndpoints(transport, clock=clock)
+    endpoint = endpoints.create(BASE, hardware="1x_nvidia_h100_80gb_sxm", wait=False)
+    assert endpoint.name
+    llm = TogetherLLM.from_fine_tune(endpoint.name, base_model=BASE, transport=transport)
+    assert llm.metadata.context_window == get_model_capabilities(BASE).context_window
+    with pytest.raises(NonServerlessModelError) as caught, endpoint_hints():
+        llm.chat([ChatMessage(role="user", content="hi")])
+    assert caught.value.code == "model_not_available" and "endpoints.create(" in caught.value.hint
+    endpoints.wait(endpoint.id)
+    emu.reply(text="served")
+    assert llm.complete("hi").text == "served"
+    with pytest.raises(ValueError, match="takes the model from the job"):
+        TogetherLLM.from_fine_tune(endpoint.name, model="x", transport=transport)

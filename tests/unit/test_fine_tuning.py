@@ -200,6 +200,16 @@ def test_empty_wrong_suffix_too_large_and_missing(tmp_path: Path) -> None:
         )
 
 
+def test_a_missing_local_path_is_not_sent_as_a_file_id(
+    ft: TogetherFineTuning, emu: TogetherEmulator, tmp_path: Path
+) -> None:
+    with pytest.raises(TrainingFileError, match="is not a file"):
+        ft.create("no-such-train.jsonl", model=BASE)
+    with pytest.raises(TrainingFileError, match="is not a file"):
+        ft.create(str(tmp_path / "missing"), model=BASE)
+    assert emu.requests == []
+
+
 def test_a_bad_file_is_never_uploaded(
     ft: TogetherFineTuning, emu: TogetherEmulator, tmp_path: Path
 ) -> None:
@@ -436,3 +446,21 @@ def test_an_endpoint_that_fails_to_start_raises(emu: TogetherEmulator, clock: Vi
     with pytest.raises(JobFailedError) as caught:
         endpoints.create(BASE, hardware="1x_nvidia_h100_80gb_sxm")
     assert caught.value.status == "ERROR"
+
+
+def test_endpoints_async(emu: TogetherEmulator, clock: VirtualClock) -> None:
+    async def run() -> list[str]:
+        endpoints = TogetherDedicatedEndpoints(emu.transport(), clock=clock)
+        assert await endpoints.ahardware(BASE)
+        endpoint = await endpoints.acreate(BASE, hardware="1x_nvidia_h100_80gb_sxm")
+        states = [str(endpoint.state)]
+        states.append(str((await endpoints.astop(endpoint.id)).state))
+        states.append(str((await endpoints.astart(endpoint.id, wait=False)).state))
+        states.append(str((await endpoints.await_until_done(endpoint.id)).state))
+        states.append(str((await endpoints.aretrieve(endpoint.id)).state))
+        assert [e.id for e in await endpoints.alist()] == [endpoint.id]
+        await endpoints.adelete(endpoint.id)
+        assert await endpoints.alist() == []
+        return states
+
+    assert asyncio.run(run()) == ["STARTED", "STOPPED", "STARTING", "STARTED", "STARTED"]
