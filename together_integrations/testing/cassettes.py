@@ -14,6 +14,7 @@ Without pytest-recording, :func:`make_vcr` builds a configured ``vcr.VCR``.
 * volatile response headers (dates, Cloudflare ids, timing headers) are dropped;
 * JSON bodies are stored as YAML structures and SSE bodies as literal text blocks, and are
   turned back into the exact recorded bytes on replay;
+* presigned-URL signatures and credentials (``X-Amz-*``) are removed from URLs;
 * binary bodies (audio, images, raw uploads) are stored as a sha256 hash and a length, not
   raw: a request's is matched by hash, a response's replays as its first bytes (``head``,
   kept so format sniffing still works) padded with NULs to the recorded length;
@@ -35,7 +36,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "MATCHER_NAME",
@@ -59,7 +60,17 @@ SECRET_HEADERS = [
     "x-together-api-key",
     "openai-api-key",
 ]
-SECRET_QUERY = ["api_key", "apikey", "key", "token", "access_token"]
+SECRET_QUERY = [
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    # Presigned upload URLs (files): the signature, the access key id and a session token.
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+]
 VOLATILE_RESPONSE_HEADERS = frozenset(
     {
         "date",
@@ -93,11 +104,32 @@ _JSON_STYLES: dict[str, dict[str, Any]] = {
 }
 
 
+_PRESIGNED_SECRETS = frozenset(q.lower() for q in SECRET_QUERY)
+
+
+def _unsigned(url: str) -> str:
+    """``url`` without its secret-bearing query parameters (a presigned URL's signature)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    kept = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in _PRESIGNED_SECRETS
+    ]
+    return urlunsplit(parts._replace(query=urlencode(kept, safe="/")))
+
+
 def _drop_volatile(response: dict[str, Any]) -> dict[str, Any]:
     headers = response.get("headers") or {}
-    response["headers"] = {
-        k: v for k, v in headers.items() if k.lower() not in VOLATILE_RESPONSE_HEADERS
-    }
+    kept: dict[str, Any] = {}
+    for name, value in headers.items():
+        if name.lower() in VOLATILE_RESPONSE_HEADERS:
+            continue
+        if name.lower() == "location":  # the 302 to a presigned upload URL
+            value = [_unsigned(v) for v in value] if isinstance(value, list) else _unsigned(value)
+        kept[name] = value
+    response["headers"] = kept
     return response
 
 
@@ -146,6 +178,11 @@ def _multipart_fields(ctype: str, data: bytes) -> dict[str, Any]:
     }
 
 
+def _opaque_request(data: bytes, ctype: str) -> bool:
+    # Raw uploads (the presigned PUT) declare no type: opaque bytes, whatever they hold.
+    return bool(data) and (not ctype.strip() or _is_binary(data, ctype))
+
+
 def _comparable(request: Any) -> Any:
     """What the matcher compares: parsed JSON, multipart fields, a binary digest or text."""
     data = _as_bytes(request.body)
@@ -157,7 +194,7 @@ def _comparable(request: Any) -> Any:
     ctype = _content_type(dict(request.headers or {}))
     if data and "multipart/" in ctype:
         return ("multipart", _multipart_fields(ctype, data))
-    if data and _is_binary(data, ctype):
+    if _opaque_request(data, ctype):
         return ("binary", _digest(data))
     return _parsed(data)
 
@@ -284,7 +321,7 @@ class TogetherYamlSerializer:
                 request["body_json"] = encoded
             elif sent and "multipart/" in request_type:
                 request["body_multipart"] = _multipart_fields(request_type, sent)
-            elif sent and _is_binary(sent, request_type):
+            elif _opaque_request(sent, request_type):
                 request["body_binary"] = _digest(sent)
             else:
                 request["body"] = body
