@@ -23,14 +23,33 @@ if TYPE_CHECKING:
     from .embeddings import TogetherEmbedding
     from .llms import TogetherLLM
     from .postprocessor import TogetherRerank
+    from .readers import TogetherAudioReader
+    from .tools import (
+        TogetherImageGenerationToolSpec,
+        TogetherTextToSpeechToolSpec,
+        TogetherVideoGenerationToolSpec,
+    )
 
-__all__ = ["InvalidToolCallError", "TogetherEmbedding", "TogetherLLM", "TogetherRerank"]
+__all__ = [
+    "InvalidToolCallError",
+    "TogetherAudioReader",
+    "TogetherEmbedding",
+    "TogetherImageGenerationToolSpec",
+    "TogetherLLM",
+    "TogetherRerank",
+    "TogetherTextToSpeechToolSpec",
+    "TogetherVideoGenerationToolSpec",
+]
 
 _MODULES = {
     "InvalidToolCallError": "_convert",
     "TogetherEmbedding": "embeddings",
     "TogetherLLM": "llms",
     "TogetherRerank": "postprocessor",
+    "TogetherAudioReader": "readers",
+    "TogetherImageGenerationToolSpec": "tools",
+    "TogetherTextToSpeechToolSpec": "tools",
+    "TogetherVideoGenerationToolSpec": "tools",
 }
 
 
