@@ -34,7 +34,13 @@ from ._media_catalog import MEDIA_CATALOG, MediaCatalog, MediaInputError
 
 if TYPE_CHECKING:
     from ._transport import TogetherTransport
-    from .schemas import ImageGenerationRequest, ImageResponse, VideoJob, VoiceList
+    from .schemas import (
+        ImageGenerationRequest,
+        ImageResponse,
+        Transcription,
+        VideoJob,
+        VoiceList,
+    )
 
 __all__ = [
     "GeneratedImage",
@@ -46,6 +52,7 @@ __all__ = [
     "download_call",
     "images_from_response",
     "known_voices",
+    "transcript_parts",
     "video_outcome",
 ]
 
@@ -470,6 +477,44 @@ def video_outcome(job: VideoJob, transport: TogetherTransport | None = None) -> 
             reason=reason,
         )
     return VideoResult(job, transport)
+
+
+# ---------------------------------------------------------------- transcripts
+
+
+def transcript_parts(
+    result: Transcription, *, source: str, model: str, split: str = "file"
+) -> list[tuple[str, dict[str, Any]]]:
+    """``(text, metadata)`` pairs of a verbose transcription, for either framework's
+    documents: one for the file (``segments``, ``words``, ``speaker_segments`` in its
+    metadata) or, with ``split="segment"``, one per segment (``segment_id``, ``start``,
+    ``end`` and the words spoken in it)."""
+    segments = [s.model_dump(exclude_none=True) for s in result.segments or []]
+    words = [w.model_dump(exclude_none=True) for w in result.words or []]
+    common: dict[str, Any] = {
+        "source": source,
+        "model": model,
+        "task": result.task or "transcribe",
+        "language": result.language,
+        "duration": result.duration,
+    }
+    base = {k: v for k, v in common.items() if v is not None}
+    if split == "file" or not segments:
+        metadata: dict[str, Any] = {**base, "segments": segments}
+        if words:
+            metadata["words"] = words
+        if result.speaker_segments:
+            metadata["speaker_segments"] = result.speaker_segments
+        return [(result.text.strip(), metadata)]
+    parts: list[tuple[str, dict[str, Any]]] = []
+    for number, segment in enumerate(segments):
+        start, end = float(segment.get("start", 0.0)), float(segment.get("end", 0.0))
+        metadata = {**base, "segment_id": segment.get("id", number), "start": start, "end": end}
+        inside = [w for w in words if start <= float(w.get("start", 0.0)) < end]
+        if inside:
+            metadata["words"] = inside
+        parts.append((str(segment.get("text", "")).strip(), metadata))
+    return parts
 
 
 # -------------------------------------------------------------------- voices

@@ -25,6 +25,7 @@ from langchain_core.documents.base import Blob
 from pydantic import Field
 
 from together_integrations._exceptions import APIError
+from together_integrations._media import transcript_parts
 from together_integrations._media_catalog import (
     DEFAULT_TRANSCRIPTION_MODEL,
     MediaInputError,
@@ -54,39 +55,10 @@ def transcription_documents(
 ) -> list[Document]:
     """Documents from a verbose transcription: one for the file (segments and words in its
     metadata) or one per segment (``start``/``end`` and that segment's words)."""
-    segments = [s.model_dump(exclude_none=True) for s in result.segments or []]
-    words = [w.model_dump(exclude_none=True) for w in result.words or []]
-    base: dict[str, Any] = {
-        "source": source,
-        "model": model,
-        "task": result.task or "transcribe",
-        "language": result.language,
-        "duration": result.duration,
-    }
-    base = {k: v for k, v in base.items() if v is not None}
-    if split == "file" or not segments:
-        metadata = {**base, "segments": segments}
-        if words:
-            metadata["words"] = words
-        if result.speaker_segments:
-            metadata["speaker_segments"] = result.speaker_segments
-        return [Document(page_content=result.text.strip(), metadata=metadata)]
-    documents: list[Document] = []
-    for number, segment in enumerate(segments):
-        start, end = float(segment.get("start", 0.0)), float(segment.get("end", 0.0))
-        metadata = {
-            **base,
-            "segment_id": segment.get("id", number),
-            "start": start,
-            "end": end,
-        }
-        inside = [w for w in words if start <= float(w.get("start", 0.0)) < end]
-        if inside:
-            metadata["words"] = inside
-        documents.append(
-            Document(page_content=str(segment.get("text", "")).strip(), metadata=metadata)
-        )
-    return documents
+    return [
+        Document(page_content=text, metadata=metadata)
+        for text, metadata in transcript_parts(result, source=source, model=model, split=split)
+    ]
 
 
 def _segment_timestamps() -> list[Literal["segment", "word"]]:

@@ -25,13 +25,23 @@ if TYPE_CHECKING:
     from .finetuning import TogetherFinetuneEngine
     from .llms import TogetherLLM
     from .postprocessor import TogetherRerank
+    from .readers import TogetherAudioReader
+    from .tools import (
+        TogetherImageGenerationToolSpec,
+        TogetherTextToSpeechToolSpec,
+        TogetherVideoGenerationToolSpec,
+    )
 
 __all__ = [
     "InvalidToolCallError",
+    "TogetherAudioReader",
     "TogetherEmbedding",
     "TogetherFinetuneEngine",
+    "TogetherImageGenerationToolSpec",
     "TogetherLLM",
     "TogetherRerank",
+    "TogetherTextToSpeechToolSpec",
+    "TogetherVideoGenerationToolSpec",
 ]
 
 _MODULES = {
@@ -40,6 +50,10 @@ _MODULES = {
     "TogetherFinetuneEngine": "finetuning",
     "TogetherLLM": "llms",
     "TogetherRerank": "postprocessor",
+    "TogetherAudioReader": "readers",
+    "TogetherImageGenerationToolSpec": "tools",
+    "TogetherTextToSpeechToolSpec": "tools",
+    "TogetherVideoGenerationToolSpec": "tools",
 }
 
 
