@@ -251,17 +251,18 @@ class MediaResult:
         its content (``image-<sha256 prefix>.jpg``). The bytes are streamed to disk (a video
         is never held in memory) through a temporary file renamed into place at the end.
         """
-        writer = _AtomicWriter(target, self.kind, self.extension)
+        # The source first: a URL that cannot be fetched must fail before a file exists.
         source = [self._data] if self._data is not None else self._chunks()
-        return self._write(writer, source)
+        return self._write(_AtomicWriter(target, self.kind, self.extension), source)
 
     async def asave(self, target: str | Path) -> Path:
         """Async :meth:`save`."""
-        writer = _AtomicWriter(target, self.kind, self.extension)
         if self._data is not None:
-            return self._write(writer, [self._data])
+            return self._write(_AtomicWriter(target, self.kind, self.extension), [self._data])
+        chunks = self._achunks()
+        writer = _AtomicWriter(target, self.kind, self.extension)
         try:
-            async for chunk in self._achunks():
+            async for chunk in chunks:
                 writer.write(chunk)
             return writer.commit()
         except BaseException:

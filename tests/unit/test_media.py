@@ -269,9 +269,11 @@ def test_urls_other_than_http_are_refused() -> None:
     assert call.authenticated is False and call.root == ""
 
 
-def test_a_url_result_without_transport_says_how_to_fetch() -> None:
+def test_a_url_result_without_transport_says_how_to_fetch(mode: str, tmp_path: Path) -> None:
     image = GeneratedImage(url="https://cdn.example/x.png")
     assert refused(image.bytes).argument == "transport"
+    error = refused(lambda: run(mode, lambda: image.save(tmp_path), lambda: image.asave(tmp_path)))
+    assert error.argument == "transport" and list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------ speech
