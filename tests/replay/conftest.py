@@ -19,14 +19,7 @@ CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 
 
 @pytest.fixture
-def vcr_config(
-    together_vcr_config: dict[str, Any], request: pytest.FixtureRequest, default_cassette_name: str
-) -> dict[str, Any]:
-    if request.config.getoption("--record-mode") == "rewrite":
-        # pytest-recording deletes ``<name>.<serializer name>`` (``.together-yaml``) before
-        # re-recording, not our ``<name>.yaml``; without this, ``rewrite`` would replay the
-        # stale cassette and append to it (``new_episodes``).
-        (cassette_dir(request) / f"{default_cassette_name}.yaml").unlink(missing_ok=True)
+def vcr_config(together_vcr_config: dict[str, Any]) -> dict[str, Any]:
     return together_vcr_config
 
 

@@ -43,10 +43,21 @@ def together_emulator_server(together_emulator: TogetherEmulator) -> Iterator[Em
 
 
 @pytest.fixture
-def together_vcr_config() -> dict[str, Any]:
-    """vcrpy settings for Together cassettes; return it from your ``vcr_config`` fixture."""
+def together_vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """vcrpy settings for Together cassettes; return it from your ``vcr_config`` fixture.
+
+    With ``--record-mode=rewrite`` the test's ``<name>.yaml`` cassette is removed first:
+    pytest-recording deletes only ``<name>.<serializer name>``, so without this a rewrite
+    would replay the stale cassette and append to it.
+    """
+    from pathlib import Path
+
     from .cassettes import vcr_config
 
+    if request.config.getoption("--record-mode", default="none") == "rewrite":
+        directory = request.getfixturevalue("vcr_cassette_dir")
+        name = request.getfixturevalue("default_cassette_name")
+        Path(directory, f"{name}.yaml").unlink(missing_ok=True)
     return vcr_config()
 
 
