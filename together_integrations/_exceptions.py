@@ -12,7 +12,7 @@
         │   └── APITimeoutError
         ├── APIResponseValidationError   a 2xx body that is not what the API promises
         └── APIStatusError               any 4xx/5xx; status_code, request_id, body, message
-            ├── BadRequestError              400
+            ├── BadRequestError              400 (NonServerlessModelError: needs an endpoint)
             ├── AuthenticationError          401
             ├── InsufficientCreditsError     402
             ├── PermissionDeniedError        403
@@ -48,6 +48,7 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
+    "NonServerlessModelError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -261,6 +262,19 @@ class BadRequestError(APIStatusError):
     hint = "Check the request parameters."
 
 
+class NonServerlessModelError(BadRequestError):
+    """400 ``model_not_available`` "non-serverless model": the model is served only on a
+    dedicated endpoint. The message names the endpoints API."""
+
+    hint = (
+        "This model is not served serverless: deploy it on a dedicated endpoint with "
+        "transport.endpoints.create({'model': ..., 'hardware': ..., 'autoscaling': "
+        "{'min_replicas': 1, 'max_replicas': 1}}) (or TogetherDedicatedEndpoints.create), see "
+        "transport.endpoints.hardware(model=...) for the options, then call the endpoint's name "
+        "once it is STARTED."
+    )
+
+
 class AuthenticationError(APIStatusError):
     """401: the API key is missing or invalid."""
 
@@ -351,6 +365,13 @@ def make_status_error(
     cls = _STATUS_ERRORS.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
+    if (
+        status_code == 400
+        and detail is not None
+        and detail.code == "model_not_available"
+        and "non-serverless" in (text or "")
+    ):
+        cls = NonServerlessModelError
     request_id_ = request_id(headers) or (parsed.id if parsed is not None else None)
     parts = [f"Together API error {status_code}"]
     if detail is not None and detail.code:

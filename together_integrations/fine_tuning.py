@@ -33,7 +33,12 @@ from typing import Any, Literal
 from pydantic import SecretStr, ValidationError
 
 from ._catalog import DEFAULT_CATALOG, ModelCapabilities, get_model_capabilities
-from ._exceptions import APIStatusError, BadRequestError, JobFailedError, TogetherConfigError
+from ._exceptions import (
+    APIStatusError,
+    JobFailedError,
+    NonServerlessModelError,
+    TogetherConfigError,
+)
 from ._jobs import Clock, JobLike
 from ._transport import TogetherTransport
 from .schemas import (
@@ -863,20 +868,7 @@ class TogetherDedicatedEndpoints:
 
 # ------------------------------------------------------------- the non-serverless hint
 
-_ENDPOINT_HINT = (
-    "This model is not served serverless: deploy it on a dedicated endpoint with "
-    "transport.endpoints.create({'model': ..., 'hardware': ..., 'autoscaling': "
-    "{'min_replicas': 1, 'max_replicas': 1}}) (or TogetherDedicatedEndpoints.create), see "
-    "transport.endpoints.hardware(model=...) for the options, then call the endpoint's name "
-    "once it is STARTED."
-)
-
-
-class NonServerlessModelError(BadRequestError):
-    """400 ``model_not_available`` "non-serverless model": the model needs a dedicated
-    endpoint. ``hint`` names the endpoints API; every other attribute is the original's."""
-
-    hint = _ENDPOINT_HINT
+_ENDPOINT_HINT = NonServerlessModelError.hint
 
 
 def is_non_serverless(error: BaseException) -> bool:

@@ -232,3 +232,23 @@ def test_retry_decisions() -> None:
     assert retry_delay(made(500, {}), attempt=2, max_retries=2) is None
     assert retry_delay(made(429, {}, **{"retry-after": "61"}), 0, 5) is None
     assert retry_delay(made(429, {}, **{"retry-after": "3"}), 0, 5) == 3.0
+
+
+def test_the_non_serverless_400_names_the_endpoints_api() -> None:
+    from together_integrations import NonServerlessModelError
+
+    body = {
+        "id": "x",
+        "error": {
+            "message": "Unable to access non-serverless model me/big-model. Please visit "
+            "https://api.together.ai/models to create and start a new dedicated endpoint.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "model_not_available",
+        },
+    }
+    error = make_status_error(400, {}, json.dumps(body).encode())
+    assert isinstance(error, NonServerlessModelError) and isinstance(error, BadRequestError)
+    assert "transport.endpoints.create" in str(error) and error.code == "model_not_available"
+    other = dict(body, error={**body["error"], "message": "Unable to access model bad model."})
+    assert type(make_status_error(400, {}, json.dumps(other).encode())) is BadRequestError

@@ -54,6 +54,7 @@ from together_integrations._exceptions import (
     ConflictError,
     InsufficientCreditsError,
     InternalServerError,
+    NonServerlessModelError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -73,6 +74,7 @@ __all__ = [
     "LCInsufficientCreditsError",
     "LCInternalServerError",
     "LCInvalidArgumentsError",
+    "LCNonServerlessModelError",
     "LCNotFoundError",
     "LCPermissionDeniedError",
     "LCRateLimitError",
@@ -98,6 +100,11 @@ class LCAPIResponseValidationError(APIResponseValidationError, ModelAPIError):
 
 class LCBadRequestError(BadRequestError, ModelInvalidRequestError):
     """400: the request is invalid."""
+
+
+class LCNonServerlessModelError(NonServerlessModelError, ModelInvalidRequestError):
+    """The non-serverless 400 with the endpoints hint, still a LangChain
+    ``ModelInvalidRequestError``."""
 
 
 class LCContextOverflowError(BadRequestError, ContextOverflowError):
@@ -171,6 +178,7 @@ _DUALS: dict[type[APIError], type[APIError]] = {
     APIConnectionError: LCAPIConnectionError,
     APIResponseValidationError: LCAPIResponseValidationError,
     BadRequestError: LCBadRequestError,
+    NonServerlessModelError: LCNonServerlessModelError,
     UnprocessableEntityError: LCUnprocessableEntityError,
     AuthenticationError: LCAuthenticationError,
     InsufficientCreditsError: LCInsufficientCreditsError,

@@ -19,18 +19,17 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from langchain_core.exceptions import ModelInvalidRequestError
 from langchain_core.messages import BaseMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from together_integrations._exceptions import APIStatusError
 from together_integrations.fine_tuning import (
-    NonServerlessModelError,
     TrainingFileReport,
     with_endpoint_hint,
     write_training_file,
 )
 from together_integrations.langchain._convert import convert_message_to_wire
+from together_integrations.langchain._errors import LCNonServerlessModelError
 
 __all__ = [
     "LCNonServerlessModelError",
@@ -38,11 +37,6 @@ __all__ = [
     "history_to_sample",
     "to_training_file",
 ]
-
-
-class LCNonServerlessModelError(NonServerlessModelError, ModelInvalidRequestError):
-    """The non-serverless 400 with the endpoints hint, still a LangChain
-    ``ModelInvalidRequestError``."""
 
 
 @contextlib.contextmanager
