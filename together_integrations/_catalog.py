@@ -198,7 +198,8 @@ class ModelCatalog:
 
     def register(self, capabilities: ModelCapabilities) -> None:
         """Add or replace one model's entry (a fine-tuned model, a private deployment)."""
-        self._models[capabilities.id.lower()] = capabilities
+        with self._lock:
+            self._models[capabilities.id.lower()] = capabilities
 
     def update(self, models: Iterable[ModelInfo]) -> int:
         """Merge a ``GET /models`` listing: context lengths and types from the server win,

@@ -320,9 +320,7 @@ def register_fine_tuned_model(model: str, base_model: str | None) -> ModelCapabi
     its base model, so the adapters' profiles and metadata match; returns them."""
     base = get_model_capabilities(base_model) if base_model else get_model_capabilities(model)
     caps = replace(base, id=model)
-    # The catalog has no public "add one" yet; this is its own dict under its own lock.
-    with DEFAULT_CATALOG._lock:
-        DEFAULT_CATALOG._models[model.lower()] = caps
+    DEFAULT_CATALOG.register(caps)
     return caps
 
 
