@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from together_integrations import (
+    APIError,
     APITimeoutError,
     JobFailedError,
     JobTimeoutError,
@@ -280,3 +281,33 @@ def test_an_endpoint_in_error_fails_the_wait(api: Api) -> None:
     script = Script(json_response(200, {**ENDPOINT, "state": "ERROR"}))
     with pytest.raises(JobFailedError):
         wait(api, script.transport().endpoints, "endpoint-1", clock=FakeClock())
+
+
+CREATES = {
+    "batches.create": ("file-in",),
+    "fine_tuning.create": ({"training_file": "file-1", "model": "m"},),
+    "videos.create": ({"model": "google/veo-3.0", "prompt": "a cat"},),
+    "endpoints.create": (
+        {"model": "m", "hardware": "h", "autoscaling": {"min_replicas": 1, "max_replicas": 1}},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CREATES))
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ReadTimeout("no answer"),
+        httpx.RemoteProtocolError("cut"),
+        json_response(500, wire.ERROR_500),
+        json_response(502, wire.ERROR_500),
+    ],
+    ids=["read-timeout", "cut", "500", "502"],
+)
+def test_no_paid_create_is_sent_twice_by_a_retry(
+    api: Api, sleeps: list[float], name: str, failure: Any
+) -> None:
+    script = Script(failure, json_response(200, {"id": "x"}))
+    with pytest.raises(APIError):
+        api.call(script.transport(max_retries=5), name, *CREATES[name])
+    assert script.calls == 1 and sleeps == []
