@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ._base_transport import USER_AGENT, Call
 from ._exceptions import APIResponseValidationError, JobFailedError, NotFoundError
-from ._media_catalog import MEDIA_CATALOG, MediaCatalog, MediaInputError
+from ._media_catalog import MEDIA_CATALOG, MediaCatalog, MediaInputError, check_transcription
 
 if TYPE_CHECKING:
     from ._transport import TogetherTransport
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
         ImageGenerationRequest,
         ImageResponse,
         Transcription,
+        TranscriptionRequest,
+        TranslationRequest,
         VideoJob,
         VoiceList,
     )
@@ -481,6 +483,46 @@ def video_outcome(job: VideoJob, transport: TogetherTransport | None = None) -> 
 
 
 # ---------------------------------------------------------------- transcripts
+
+
+def transcription_body(
+    *,
+    model: str,
+    task: str,
+    language: str | None,
+    prompt: str | None,
+    temperature: float | None,
+    timestamp_granularities: Sequence[str] | None,
+    diarize: bool | None,
+    min_speakers: int | None,
+    max_speakers: int | None,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[type[TranscriptionRequest] | type[TranslationRequest], dict[str, Any]]:
+    """The form fields of a loader's verbose transcription (or translation) of one file, and
+    the request model to validate them with; checked against the media catalog first."""
+    from .schemas import TranscriptionRequest, TranslationRequest
+
+    check_transcription(model, language=language, translate=task == "translate")
+    body: dict[str, Any] = {
+        **(extra or {}),
+        "model": model,
+        "language": language,
+        "prompt": prompt,
+        "temperature": temperature,
+        "response_format": "verbose_json",
+        "timestamp_granularities": timestamp_granularities,
+    }
+    if task == "translate":
+        if diarize:
+            raise MediaInputError(
+                "diarize=True is for transcription; translations carry no speakers.",
+                argument="diarize",
+                value=True,
+                allowed="diarize with task='transcribe'",
+            )
+        return TranslationRequest, body
+    body.update(diarize=diarize, min_speakers=min_speakers, max_speakers=max_speakers)
+    return TranscriptionRequest, body
 
 
 def transcript_parts(

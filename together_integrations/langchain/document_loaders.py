@@ -25,12 +25,11 @@ from langchain_core.documents.base import Blob
 from pydantic import Field
 
 from together_integrations._exceptions import APIError
-from together_integrations._media import transcript_parts
+from together_integrations._media import transcript_parts, transcription_body
 from together_integrations._media_catalog import (
     DEFAULT_TRANSCRIPTION_MODEL,
     MediaInputError,
     check_audio_file,
-    check_transcription,
 )
 from together_integrations.langchain._common import TogetherClientSettings, validate_request
 from together_integrations.langchain._errors import langchain_errors
@@ -128,29 +127,19 @@ class TogetherAudioParser(TogetherClientSettings, BaseBlobParser):
     """Extra form fields sent with every file."""
 
     def _form(self) -> TranscriptionRequest | TranslationRequest:
-        check_transcription(self.model, language=self.language, translate=self.task == "translate")
-        body: dict[str, Any] = {
-            **self.model_kwargs,
-            "model": self.model,
-            "language": self.language,
-            "prompt": self.prompt,
-            "temperature": self.temperature,
-            "response_format": "verbose_json",
-            "timestamp_granularities": self.timestamp_granularities,
-        }
-        if self.task == "translate":
-            if self.diarize:
-                raise MediaInputError(
-                    "diarize=True is for transcription; translations carry no speakers.",
-                    argument="diarize",
-                    value=True,
-                    allowed="diarize with task='transcribe'",
-                )
-            return validate_request(TranslationRequest, body, type(self).__name__)
-        body.update(
-            diarize=self.diarize, min_speakers=self.min_speakers, max_speakers=self.max_speakers
+        model, body = transcription_body(
+            model=self.model,
+            task=self.task,
+            language=self.language,
+            prompt=self.prompt,
+            temperature=self.temperature,
+            timestamp_granularities=self.timestamp_granularities,
+            diarize=self.diarize,
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
+            extra=self.model_kwargs,
         )
-        return validate_request(TranscriptionRequest, body, type(self).__name__)
+        return validate_request(model, body, type(self).__name__)
 
     def _send(self, file: Any) -> Transcription:
         form = self._form()

@@ -28,12 +28,11 @@ from llama_index.core.schema import Document
 from pydantic import Field
 
 from together_integrations._exceptions import APIError
-from together_integrations._media import transcript_parts
+from together_integrations._media import transcript_parts, transcription_body
 from together_integrations._media_catalog import (
     DEFAULT_TRANSCRIPTION_MODEL,
     MediaInputError,
     check_audio_file,
-    check_transcription,
 )
 from together_integrations.llama_index._common import ClientSettingsMixin
 from together_integrations.schemas import Transcription, TranscriptionRequest, TranslationRequest
@@ -113,28 +112,18 @@ class TogetherAudioReader(ClientSettingsMixin, BasePydanticReader):
         return {suffix: self for suffix in extensions}
 
     def _form(self) -> TranscriptionRequest | TranslationRequest:
-        check_transcription(self.model, language=self.language, translate=self.task == "translate")
-        body: dict[str, Any] = {
-            "model": self.model,
-            "language": self.language,
-            "prompt": self.prompt,
-            "temperature": self.temperature,
-            "response_format": "verbose_json",
-            "timestamp_granularities": self.timestamp_granularities,
-        }
-        if self.task == "translate":
-            if self.diarize:
-                raise MediaInputError(
-                    "diarize=True is for transcription; translations carry no speakers.",
-                    argument="diarize",
-                    value=True,
-                    allowed="diarize with task='transcribe'",
-                )
-            return TranslationRequest.model_validate(body)
-        body.update(
-            diarize=self.diarize, min_speakers=self.min_speakers, max_speakers=self.max_speakers
+        model, body = transcription_body(
+            model=self.model,
+            task=self.task,
+            language=self.language,
+            prompt=self.prompt,
+            temperature=self.temperature,
+            timestamp_granularities=self.timestamp_granularities,
+            diarize=self.diarize,
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
         )
-        return TranscriptionRequest.model_validate(body)
+        return model.model_validate(body)
 
     @staticmethod
     def _file(source: AudioSource, fs: Any) -> Any:

@@ -78,6 +78,20 @@ def _upload_call(path: str, file: AudioFile, form: list[tuple[str, str]]) -> Cal
     return Call("POST", path, form=[*form, *fields], files=files, multipart=True)
 
 
+def _transcribe_call(
+    file: AudioFile, request: TranscriptionRequest | Mapping[str, Any] | None
+) -> Call:
+    form = as_request(TranscriptionRequest, request or {}).to_form()
+    return _upload_call("/audio/transcriptions", file, form)
+
+
+def _translate_call(
+    file: AudioFile, request: TranslationRequest | Mapping[str, Any] | None
+) -> Call:
+    form = as_request(TranslationRequest, request or {}).to_form()
+    return _upload_call("/audio/translations", file, form)
+
+
 def _speech_call(request: SpeechRequest | Mapping[str, Any], stream: bool) -> Call:
     body = as_request(SpeechRequest, request, stream=stream)
     return Call("POST", "/audio/speech", json=body.to_wire_json())
@@ -131,9 +145,9 @@ class Audio(Resource):
         options: RequestOptions | None = None,
     ) -> Transcription:
         """``POST /audio/transcriptions`` (multipart)."""
-        form = as_request(TranscriptionRequest, request or {}).to_form()
-        call = _upload_call("/audio/transcriptions", file, form)
-        return self._transport.request(call, _PARSE_TRANSCRIPTION, options)
+        return self._transport.request(
+            _transcribe_call(file, request), _PARSE_TRANSCRIPTION, options
+        )
 
     async def atranscribe(
         self,
@@ -142,8 +156,7 @@ class Audio(Resource):
         options: RequestOptions | None = None,
     ) -> Transcription:
         """Async :meth:`transcribe`."""
-        form = as_request(TranscriptionRequest, request or {}).to_form()
-        call = _upload_call("/audio/transcriptions", file, form)
+        call = _transcribe_call(file, request)
         return await self._transport.arequest(call, _PARSE_TRANSCRIPTION, options)
 
     def translate(
@@ -153,9 +166,9 @@ class Audio(Resource):
         options: RequestOptions | None = None,
     ) -> Transcription:
         """``POST /audio/translations`` (multipart): the speech as English text."""
-        form = as_request(TranslationRequest, request or {}).to_form()
-        call = _upload_call("/audio/translations", file, form)
-        return self._transport.request(call, _PARSE_TRANSCRIPTION, options)
+        return self._transport.request(
+            _translate_call(file, request), _PARSE_TRANSCRIPTION, options
+        )
 
     async def atranslate(
         self,
@@ -164,8 +177,7 @@ class Audio(Resource):
         options: RequestOptions | None = None,
     ) -> Transcription:
         """Async :meth:`translate`."""
-        form = as_request(TranslationRequest, request or {}).to_form()
-        call = _upload_call("/audio/translations", file, form)
+        call = _translate_call(file, request)
         return await self._transport.arequest(call, _PARSE_TRANSCRIPTION, options)
 
     def voices(self, *, options: RequestOptions | None = None) -> VoiceList:
