@@ -121,14 +121,6 @@ def _drop_unknown(cls: type[Any], kwargs: dict[str, Any]) -> None:
         del kwargs[name]
 
 
-def _carries_clients(transport: TogetherTransport) -> bool:
-    # TogetherTransport pickles as its settings alone; a user's httpx client would be lost.
-    return (
-        getattr(transport, "_user_client", None) is not None
-        or getattr(transport, "_user_async_client", None) is not None
-    )
-
-
 class ClientSettingsMixin:
     """Mixed in before a LlamaIndex pydantic base class::
 
@@ -224,7 +216,7 @@ class ClientSettingsMixin:
 
     def __getstate__(self) -> dict[str, Any]:
         transport = self._transport
-        if transport is not None and _carries_clients(transport):
+        if transport is not None and transport.carries_user_clients:
             raise TypeError(
                 f"Cannot pickle this {type(self).__name__}: it sends through httpx clients "
                 "(http_client=, async_http_client=, or a transport= built with them), which "
