@@ -38,6 +38,10 @@ class ModelCapabilities:
         reasoning_in_content: Reasoning arrives as ``<think>...</think>`` inside ``content``.
         embedding_dimensions: Output size, for embedding models.
         supports_dimensions: Accepts the ``dimensions`` request field (Matryoshka models).
+        batch_api: Served by the Batch API (``POST /batches``): ``True`` for the catalogued
+            chat models, ``False`` for the models Together lists as failing in batch jobs
+            (DeepSeek-R1, DeepSeek-V3.1, ...), ``None`` when not known.
+        batch_discount: On Together's list of models billed at up to 50% off in batch jobs.
         known: ``False`` when the profile was guessed from the name.
     """
 
@@ -52,6 +56,8 @@ class ModelCapabilities:
     reasoning_in_content: bool = False
     embedding_dimensions: int | None = None
     supports_dimensions: bool = False
+    batch_api: bool | None = None
+    batch_discount: bool = False
     known: bool = True
 
     @property
@@ -61,6 +67,7 @@ class ModelCapabilities:
 
 
 def _chat(model_id: str, context: int, **kw: object) -> ModelCapabilities:
+    kw.setdefault("batch_api", True)
     return ModelCapabilities(id=model_id, type="chat", context_window=context, **kw)  # type: ignore[arg-type]
 
 
@@ -88,7 +95,7 @@ def _rerank(model_id: str, context: int) -> ModelCapabilities:
 
 _BUILTIN: tuple[ModelCapabilities, ...] = (
     # Llama
-    _chat("meta-llama/Llama-3.3-70B-Instruct-Turbo", 131_072),
+    _chat("meta-llama/Llama-3.3-70B-Instruct-Turbo", 131_072, batch_discount=True),
     _chat("meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", 131_072),
     _chat("meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo", 131_072),
     _chat("meta-llama/Meta-Llama-3.1-405B-Instruct-Turbo", 130_815),
@@ -100,8 +107,14 @@ _BUILTIN: tuple[ModelCapabilities, ...] = (
     _chat("openai/gpt-oss-120b", 131_072, reasoning=True),
     # DeepSeek
     _chat("deepseek-ai/DeepSeek-V3", 131_072),
-    _chat("deepseek-ai/DeepSeek-V3.1", 131_072, reasoning=True),
-    _chat("deepseek-ai/DeepSeek-R1", 163_840, reasoning=True, reasoning_in_content=True),
+    _chat("deepseek-ai/DeepSeek-V3.1", 131_072, reasoning=True, batch_api=False),
+    _chat(
+        "deepseek-ai/DeepSeek-R1",
+        163_840,
+        reasoning=True,
+        reasoning_in_content=True,
+        batch_api=False,
+    ),
     _chat(
         "deepseek-ai/DeepSeek-R1-Distill-Llama-70B",
         131_072,
@@ -114,14 +127,14 @@ _BUILTIN: tuple[ModelCapabilities, ...] = (
     _chat("Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8", 262_144),
     _chat("Qwen/Qwen3-Next-80B-A3B-Instruct", 262_144),
     _chat("Qwen/Qwen2.5-72B-Instruct-Turbo", 32_768),
-    _chat("Qwen/Qwen2.5-7B-Instruct-Turbo", 32_768),
+    _chat("Qwen/Qwen2.5-7B-Instruct-Turbo", 32_768, batch_discount=True),
     _chat("Qwen/Qwen2.5-VL-72B-Instruct", 32_768, image_input=True),
     _chat("Qwen/QwQ-32B", 32_768, reasoning=True, reasoning_in_content=True),
     # Others
     _chat("moonshotai/Kimi-K2-Instruct", 131_072),
     _chat("moonshotai/Kimi-K2-Instruct-0905", 262_144),
-    _chat("zai-org/GLM-4.5-Air-FP8", 131_072, reasoning=True),
-    _chat("mistralai/Mixtral-8x7B-Instruct-v0.1", 32_768, tool_calling=False),
+    _chat("zai-org/GLM-4.5-Air-FP8", 131_072, reasoning=True, batch_discount=True),
+    _chat("mistralai/Mixtral-8x7B-Instruct-v0.1", 32_768, tool_calling=False, batch_discount=True),
     _chat("mistralai/Mistral-7B-Instruct-v0.3", 32_768, tool_calling=False),
     _chat("mistralai/Mistral-Small-24B-Instruct-2501", 32_768),
     _chat("google/gemma-3n-E4B-it", 32_768, tool_calling=False, structured_output=False),
@@ -135,7 +148,7 @@ _BUILTIN: tuple[ModelCapabilities, ...] = (
     ),
     ModelCapabilities(
         id="meta-llama/Llama-3.3-70B-Instruct-Turbo-Free", type="chat", context_window=131_072
-    ),
+    ),  # free tier: not offered by the Batch API
     # Embeddings
     _embed("BAAI/bge-base-en-v1.5", 512, 768),
     _embed("BAAI/bge-large-en-v1.5", 512, 1024),

@@ -21,7 +21,19 @@ from .fixtures.mock import Script, json_response
             "meta-llama/Llama-3.3-70B-Instruct-Turbo",
             "chat",
             131_072,
-            {"tool_calling": True, "reasoning": False},
+            {"tool_calling": True, "reasoning": False, "batch_api": True, "batch_discount": True},
+        ),
+        (
+            "deepseek-ai/DeepSeek-R1",
+            "chat",
+            163_840,
+            {"batch_api": False, "batch_discount": False},
+        ),
+        (
+            "moonshotai/Kimi-K2-Instruct",
+            "chat",
+            131_072,
+            {"batch_api": True, "batch_discount": False},
         ),
         ("openai/gpt-oss-20b", "chat", 131_072, {"reasoning": True, "reasoning_in_content": False}),
         ("Qwen/Qwen3-235B-A22B-Thinking-2507", "chat", 262_144, {"reasoning_in_content": True}),
@@ -42,7 +54,7 @@ from .fixtures.mock import Script, json_response
             "BAAI/bge-base-en-v1.5",
             "embedding",
             512,
-            {"embedding_dimensions": 768, "tool_calling": False},
+            {"embedding_dimensions": 768, "tool_calling": False, "batch_api": None},
         ),
         (
             "intfloat/multilingual-e5-large-instruct",
@@ -80,7 +92,7 @@ def test_lookup_is_case_insensitive() -> None:
         (
             "acme/plain-chat-model",
             "chat",
-            {"reasoning": False, "image_input": False, "tool_calling": True},
+            {"reasoning": False, "image_input": False, "tool_calling": True, "batch_api": None},
         ),
     ],
 )
