@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
-from together_integrations import TogetherConfigError
+from together_integrations import ModelCapabilities, ModelCatalog, TogetherConfigError
 from together_integrations.batch import (
     BatchEndpointError,
     BatchLimits,
+    BatchModelError,
     BatchPlanError,
+    check_batch_model,
     parse_custom_id,
     plan_batch,
 )
@@ -189,3 +191,48 @@ def test_limits_must_be_positive() -> None:
     with pytest.raises(BatchPlanError):
         BatchLimits(max_lines=0)
     assert (BatchLimits().max_lines, BatchLimits().max_bytes) == (BATCH_MAX_LINES, BATCH_MAX_BYTES)
+
+
+@pytest.mark.parametrize(
+    ("body", "endpoint"),
+    [
+        (chat(0, "naïve café ✓", temperature=0.5, stop=["\n"]), "/v1/chat/completions"),
+        (
+            {"model": "openai/whisper-large-v3", "file": "https://example.com/ü.mp3"},
+            "/v1/audio/transcriptions",
+        ),
+    ],
+)
+def test_a_line_is_the_canonical_encoding_of_its_item(body: dict[str, Any], endpoint: str) -> None:
+    # A stored run is checked against the sha256 of these bytes: they must never drift.
+    plan = plan_batch([body], endpoint=endpoint)
+    item: dict[str, Any] = {"custom_id": plan.custom_ids[0], "body": body}
+    if "audio" in endpoint:
+        item["method"] = "FILE"
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert plan.jobs[0].data == canonical.encode() + b"\n"
+    (followup,) = plan_followup([(0, plan.bodies[0])], endpoint=endpoint, round=1)
+    item["custom_id"] = plan.custom_ids[0] + "-r1"
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert followup.data == canonical.encode() + b"\n"
+
+
+def test_a_model_the_batch_api_does_not_serve_is_refused_before_upload() -> None:
+    requests = [chat(0), {**chat(1), "model": "deepseek-ai/DeepSeek-R1"}, chat(2)]
+    with pytest.raises(BatchModelError, match="DeepSeek-R1") as info:
+        plan_batch(requests)
+    assert info.value.model == "deepseek-ai/DeepSeek-R1" and info.value.index == 1
+    assert isinstance(info.value, TogetherConfigError)
+    assert len(plan_batch(requests, check_models=False)) == 3  # the server may judge it
+
+
+def test_check_batch_model_passes_served_and_unknown_models() -> None:
+    assert check_batch_model(MODEL).batch_api is True
+    unknown = check_batch_model("someone/private-finetune-v2")
+    assert unknown.batch_api is None and not unknown.known
+    catalog = ModelCatalog([ModelCapabilities(id="acme/no-batch", batch_api=False)])
+    with pytest.raises(BatchModelError, match="does not serve"):
+        check_batch_model("ACME/no-batch", catalog=catalog)
+    with pytest.raises(BatchModelError):
+        plan_batch([{**chat(0), "model": "acme/no-batch"}], catalog=catalog)
+    assert check_batch_model("acme/no-batch").batch_api is None  # the default catalog

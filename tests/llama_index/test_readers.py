@@ -67,9 +67,7 @@ def test_one_document_per_recording_with_hidden_segments(
     assert sent.form["response_format"] == "verbose_json" and sent.filenames["file"] == "review.wav"
 
 
-def test_one_document_per_segment(
-    mode: str, transport: TogetherTransport, recording: Path
-) -> None:
+def test_one_document_per_segment(mode: str, transport: TogetherTransport, recording: Path) -> None:
     reader = TogetherAudioReader(
         transport=transport, split="segment", timestamp_granularities=["segment", "word"]
     )
@@ -88,7 +86,9 @@ def test_translation_and_urls(
     (doc,) = read(reader, mode, "https://example.com/fr.mp3")
     assert doc.metadata["task"] == "translate" and doc.text == "Bonjour."
     (sent,) = uploads(emu)
-    assert sent.path == "/v1/audio/translations" and sent.form["file"] == "https://example.com/fr.mp3"
+    assert (
+        sent.path == "/v1/audio/translations" and sent.form["file"] == "https://example.com/fr.mp3"
+    )
 
 
 def test_bad_files_are_refused_before_any_request(
@@ -128,8 +128,13 @@ def test_as_a_simple_directory_reader_extractor(
         str(tmp_path), file_extractor=reader.file_extractor(), raise_on_error=True
     ).load_data()
     by_name = {d.metadata["file_name"]: d for d in docs}
-    assert by_name["review.wav"].text == TALK and by_name["second.wav"].text == "A second recording."
-    assert by_name["review.wav"].metadata["segments"] and "segments" not in by_name["notes.txt"].metadata
+    assert (
+        by_name["review.wav"].text == TALK and by_name["second.wav"].text == "A second recording."
+    )
+    assert (
+        by_name["review.wav"].metadata["segments"]
+        and "segments" not in by_name["notes.txt"].metadata
+    )
     assert by_name["notes.txt"].text.startswith("Plain notes")
     # A broken recording is not dropped silently: with raise_on_error it stops the load.
     (tmp_path / "broken.m4a").write_bytes(b"")

@@ -27,11 +27,19 @@ from ._errors import (
     BatchItemError,
     BatchJobFailedError,
     BatchManifestError,
+    BatchModelError,
     BatchPlanError,
     BatchResultsError,
     BatchRunNotFoundError,
 )
-from ._plan import BatchLimits, BatchPlan, PlannedJob, parse_custom_id, plan_batch
+from ._plan import (
+    BatchLimits,
+    BatchPlan,
+    PlannedJob,
+    check_batch_model,
+    parse_custom_id,
+    plan_batch,
+)
 from ._runner import BatchJobStatus, BatchRun, BatchRunStatus, is_retryable
 from ._store import (
     BatchStore,
@@ -51,6 +59,7 @@ __all__ = [
     "BatchJobStatus",
     "BatchLimits",
     "BatchManifestError",
+    "BatchModelError",
     "BatchPlan",
     "BatchPlanError",
     "BatchResultsError",
@@ -64,6 +73,7 @@ __all__ = [
     "MemoryStore",
     "PlannedJob",
     "RunManifest",
+    "check_batch_model",
     "default_store_dir",
     "is_retryable",
     "parse_custom_id",

@@ -5,6 +5,7 @@
     TogetherError
     └── BatchError
         ├── BatchEndpointError      the Batch API does not take this endpoint (before any I/O)
+        ├── BatchModelError         the catalog says the Batch API does not serve this model
         ├── BatchPlanError          a request that cannot be planned (too big, streaming...)
         ├── BatchRunNotFoundError   no manifest under that run key
         ├── BatchManifestError      the manifest does not match the requests (or is unreadable)
@@ -30,6 +31,7 @@ __all__ = [
     "BatchItemError",
     "BatchJobFailedError",
     "BatchManifestError",
+    "BatchModelError",
     "BatchPlanError",
     "BatchResultsError",
     "BatchRunNotFoundError",
@@ -63,6 +65,21 @@ class BatchEndpointError(BatchError, TogetherConfigError):
         super().__init__(message)
         self.endpoint = endpoint
         self.accepted = tuple(accepted)
+
+
+class BatchModelError(BatchError, TogetherConfigError):
+    """The model catalog says the Batch API does not serve this model (its jobs end
+    ``FAILED``); raised while planning, before anything is uploaded.
+
+    Attributes:
+        model: The model id.
+        index: The first request that names it, when planning a list of requests.
+    """
+
+    def __init__(self, message: str, *, model: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.index = index
 
 
 class BatchPlanError(BatchError, TogetherConfigError):

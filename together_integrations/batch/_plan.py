@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from together_integrations._catalog import DEFAULT_CATALOG, ModelCapabilities, ModelCatalog
 from together_integrations.schemas.batches import (
     BATCH_CUSTOM_ID_MAX,
     BATCH_ENDPOINTS,
@@ -27,12 +28,13 @@ from together_integrations.schemas.batches import (
     BATCH_MAX_LINES,
 )
 
-from ._errors import BatchEndpointError, BatchPlanError
+from ._errors import BatchEndpointError, BatchModelError, BatchPlanError
 
 __all__ = [
     "BatchLimits",
     "BatchPlan",
     "PlannedJob",
+    "check_batch_model",
     "normalize_endpoint",
     "parse_custom_id",
     "plan_batch",
@@ -188,11 +190,22 @@ def parse_custom_id(custom_id: str) -> tuple[int, int] | None:
     return None
 
 
-def _line(custom_id: str, body: Mapping[str, Any], endpoint: str) -> bytes:
-    item: dict[str, Any] = {"custom_id": custom_id, "body": body}
-    if endpoint in _AUDIO_ENDPOINTS:
-        item["method"] = _AUDIO_METHOD
-    return _canonical(item) + b"\n"
+def _line(custom_id: str, canonical_body: bytes, endpoint: str) -> bytes:
+    """The canonical encoding of ``{"body", "custom_id"[, "method"]}`` (sorted keys, no
+    spaces), put together from the body's own canonical bytes instead of encoding it twice.
+    The bytes must never change: a stored run is checked against their sha256."""
+    tail = (
+        b',"method":"' + _AUDIO_METHOD.encode() + b'"}\n'
+        if endpoint in _AUDIO_ENDPOINTS
+        else b"}\n"
+    )
+    return (
+        b'{"body":'
+        + canonical_body
+        + b',"custom_id":'
+        + json.dumps(custom_id, ensure_ascii=False).encode()
+        + tail
+    )
 
 
 def _spans(indices: Sequence[int]) -> tuple[tuple[int, int], ...]:
@@ -243,6 +256,53 @@ def _cut(
     return tuple(jobs)
 
 
+def check_batch_model(
+    model_id: str, *, catalog: ModelCatalog | None = None, index: int | None = None
+) -> ModelCapabilities:
+    """Refuse, before anything is uploaded, a model the Batch API does not serve.
+
+    The catalog's ``batch_api`` decides: ``False`` (Together lists the model as failing in
+    batch jobs) raises; ``True`` and ``None`` (not known) pass, since the server is the
+    judge of models the catalog does not know.
+
+    Args:
+        model_id: The model the requests name.
+        catalog: Where to look (default: the process-wide catalog that
+            :func:`~together_integrations.get_model_capabilities` reads).
+        index: The request naming it, for the error.
+
+    Returns:
+        The model's capabilities.
+
+    Raises:
+        BatchModelError: the catalog says batch jobs cannot use this model.
+
+    Example:
+        >>> check_batch_model("meta-llama/Llama-3.3-70B-Instruct-Turbo").batch_api
+        True
+    """
+    capabilities = (catalog or DEFAULT_CATALOG).get(model_id)
+    if capabilities.batch_api is False:
+        where = f"Request {index} names" if index is not None else "The requests name"
+        raise BatchModelError(
+            f"{where} {model_id!r}, which the Batch API does not serve (Together lists it "
+            "as failing in batch jobs). Send these requests online (e.g. .batch() / "
+            ".abatch() on the chat model), or pick a model the Batch API serves.",
+            model=model_id,
+            index=index,
+        )
+    return capabilities
+
+
+def _check_models(bodies: Sequence[Mapping[str, Any]], catalog: ModelCatalog | None) -> None:
+    checked: set[str] = set()
+    for index, body in enumerate(bodies):
+        model = body.get("model")
+        if isinstance(model, str) and model and model not in checked:
+            checked.add(model)
+            check_batch_model(model, catalog=catalog, index=index)
+
+
 def _common_model(bodies: Iterable[Mapping[str, Any]]) -> str | None:
     models = {body.get("model") for body in bodies}
     if len(models) == 1:
@@ -256,6 +316,8 @@ def plan_batch(
     *,
     endpoint: str = "/v1/chat/completions",
     limits: BatchLimits | None = None,
+    check_models: bool = True,
+    catalog: ModelCatalog | None = None,
 ) -> BatchPlan:
     """Plan a run: one input line per request, cut into jobs.
 
@@ -264,15 +326,21 @@ def plan_batch(
         endpoint: One of :data:`~together_integrations.schemas.batches.BATCH_ENDPOINTS`
             (with or without the ``/v1`` prefix).
         limits: Lines and bytes per job (default: the documented 50,000 and 100 MB).
+        check_models: Refuse models the catalog says the Batch API does not serve
+            (:func:`check_batch_model`); pass False to let the server decide.
+        catalog: The catalog to check against (default: the package's).
 
     Raises:
         BatchEndpointError: the Batch API does not accept ``endpoint``.
+        BatchModelError: a request names a model the Batch API does not serve.
         BatchPlanError: a request is not a dict, a batched audio request has no file URL,
             or one line alone is over the byte limit.
     """
     path = normalize_endpoint(endpoint)
     limits = limits or BatchLimits()
     bodies = tuple(_prepare(body, i, path) for i, body in enumerate(requests))
+    if check_models:
+        _check_models(bodies, catalog)
     key = hashlib.sha256(_KEY_VERSION + path.encode() + b"\n")
     custom_ids: list[str] = []
     lines: list[tuple[int, bytes]] = []
@@ -282,7 +350,7 @@ def plan_batch(
         key.update(digest.encode() + b"\n")
         custom_id = _custom_id(index, digest, 0)
         custom_ids.append(custom_id)
-        lines.append((index, _line(custom_id, body, path)))
+        lines.append((index, _line(custom_id, canonical, path)))
     return BatchPlan(
         endpoint=path,
         run_key=key.hexdigest()[:32],
@@ -308,6 +376,7 @@ def plan_followup(
     path = normalize_endpoint(endpoint)
     lines = []
     for index, body in sorted(items, key=lambda item: item[0]):
-        digest = hashlib.sha256(_canonical(body)).hexdigest()
-        lines.append((index, _line(_custom_id(index, digest, round), body, path)))
+        canonical = _canonical(body)
+        digest = hashlib.sha256(canonical).hexdigest()
+        lines.append((index, _line(_custom_id(index, digest, round), canonical, path)))
     return _cut(lines, round, limits or BatchLimits())

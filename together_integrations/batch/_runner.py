@@ -88,6 +88,7 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 _NOT_CREATED = "never created"
+_VOLATILE = {"progress"}
 
 
 def is_retryable(code: str | int | None, status_code: int | None, message: str | None) -> bool:
@@ -356,8 +357,9 @@ class BatchRun:
         return found[0] if found else None
 
     def _seen(self, job: JobRecord, batch: BatchJob) -> bool:
-        """Record a fresh server state; True when the manifest changed."""
-        before = job.model_dump()
+        """Record a fresh server state; True when it is worth saving: progress alone is
+        not (every look moves it, and any process that resumes looks again first)."""
+        before = job.model_dump(exclude=_VOLATILE)
         job.batch_id = batch.id
         job.status = batch.status_text or job.status
         job.progress = batch.progress_fraction
@@ -368,7 +370,7 @@ class BatchRun:
             job.output_file_id = batch.output_file_id
             job.error_file_id = batch.error_file_id
             job.reason = batch.failure_message
-        return job.model_dump() != before
+        return job.model_dump(exclude=_VOLATILE) != before
 
     def _cancel_unsent(self) -> None:
         for job in self._manifest.jobs:
@@ -382,26 +384,27 @@ class BatchRun:
         items in neither file. Values are response bodies or :class:`BatchItemError`."""
         wanted = set(job.indices())
         found: dict[int, Any] = {}
+        expected = self._expected_ids(job)
         for text in lines:
             if not text.strip():
                 continue
             try:
                 raw = json.loads(text)
-                line = BatchOutputLine.model_construct(custom_id=str(raw.get("custom_id", "")))
+                custom_id = str(raw.get("custom_id", ""))
             except (ValueError, AttributeError):
                 logger.warning("Batch run %s: an unreadable result line was skipped.", self.run_key)
                 continue
-            parsed = parse_custom_id(line.custom_id)
+            parsed = parse_custom_id(custom_id)
             if (
                 parsed is None
                 or parsed[1] != job.round
                 or parsed[0] not in wanted
-                or (self._plan is not None and line.custom_id != self._custom_id(job, parsed[0]))
+                or (expected is not None and custom_id != expected[parsed[0]])
             ):
                 logger.warning(
                     "Batch run %s: a result for %r, which job %s did not send, was skipped.",
                     self.run_key,
-                    line.custom_id,
+                    custom_id,
                     job.key,
                 )
                 continue
@@ -415,13 +418,21 @@ class BatchRun:
             try:
                 line = BatchOutputLine.model_validate(raw)
             except ValueError:
-                line = BatchOutputLine.model_construct(custom_id=line.custom_id)
+                line = BatchOutputLine.model_construct(custom_id=custom_id)
             found[index] = self._line_error(job, index, line)
         for index in wanted - found.keys():
             found[index] = self._unanswered(job, index)
         job.succeeded = sum(not isinstance(v, BatchItemError) for v in found.values())
         job.failed = len(found) - job.succeeded
         return found
+
+    def _expected_ids(self, job: JobRecord) -> list[str] | None:
+        """Index -> the ``custom_id`` this job sent it under (None when loaded without the
+        requests: only the index and the round can be checked then)."""
+        if self._plan is None:
+            return None
+        ids = self._plan.custom_ids
+        return list(ids) if job.round == 0 else [f"{c}-r{job.round}" for c in ids]
 
     def _custom_id(self, job: JobRecord, index: int) -> str:
         if self._plan is not None:

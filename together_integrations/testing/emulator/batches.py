@@ -116,8 +116,8 @@ class BatchJob:
     order: list[int]
     status: str = "VALIDATING"
     done: int = 0
-    output_lines: list[dict[str, Any]] = field(default_factory=list)
-    error_lines: list[dict[str, Any]] = field(default_factory=list)
+    output_lines: list[bytes] = field(default_factory=list)
+    error_lines: list[bytes] = field(default_factory=list)
     output_file_id: str | None = None
     error_file_id: str | None = None
     error: str | None = None
@@ -287,11 +287,16 @@ class Batches:
         # Lines run at the moment they finish, up to now or the job's end; a completed job
         # runs them all (float rounding must not strand the last one).
         limit = min(now, end)
-        while job.done < len(job.lines) and (
-            job.finish_time(job.done) <= limit or (final == "COMPLETED" and now >= end)
-        ):
-            self._run(job, job.lines[job.order[job.done]])
-            job.done += 1
+        wire = self._emu.wire
+        indent, wire.indent = wire.indent, False  # bodies parsed again at once: no indenting
+        try:
+            while job.done < len(job.lines) and (
+                job.finish_time(job.done) <= limit or (final == "COMPLETED" and now >= end)
+            ):
+                self._run(job, job.lines[job.order[job.done]])
+                job.done += 1
+        finally:
+            wire.indent = indent
         if now >= end:
             self._finish(job, final, end)
         else:
@@ -322,22 +327,17 @@ class Batches:
                 else "The batch was cancelled before this request was processed"
             )
             for index in job.order[job.done :]:
-                job.error_lines.append(
-                    {
-                        "custom_id": job.lines[index].custom_id,
-                        "error": {"message": message, "code": reason},
-                    }
-                )
+                job.error_lines.append(_error_line(job.lines[index].custom_id, message, reason))
         files = self._emu.files
         if job.output_lines:
             job.output_file_id = files.create(
-                _jsonl(job.output_lines),
+                b"".join(job.output_lines),
                 filename=f"batch_{job.id}_output.jsonl",
                 purpose="batch-generated",
             ).id
         if job.error_lines:
             job.error_file_id = files.create(
-                _jsonl(job.error_lines),
+                b"".join(job.error_lines),
                 filename=f"batch_{job.id}_error.jsonl",
                 purpose="batch-generated",
             ).id
@@ -345,24 +345,34 @@ class Batches:
     def _run(self, job: BatchJob, line: _Line) -> None:
         forced = job.script.fail_items.get(line.custom_id)
         if forced is not None:
-            job.error_lines.append(
-                {"custom_id": line.custom_id, "error": {"message": forced, "code": "server_error"}}
+            job.error_lines.append(_error_line(line.custom_id, forced, "server_error"))
+            return
+        body = line.body
+        if "stream" in body or (job.model_id and not body.get("model")):
+            body = dict(body)
+            body.pop("stream", None)  # batch answers are whole responses
+            if job.model_id and not body.get("model"):
+                body["model"] = job.model_id
+        answer = self._emu.internal("POST", job.endpoint, body)
+        encoded = _ok_json(answer)
+        if encoded is not None:
+            job.output_lines.append(
+                b'{"custom_id": '
+                + _quoted(line.custom_id)
+                + b', "response": {"status_code": 200, "body": '
+                + encoded
+                + b"}}\n"
             )
             return
-        body = dict(line.body)
-        body.pop("stream", None)  # batch answers are whole responses
-        if job.model_id and not body.get("model"):
-            body["model"] = job.model_id
-        answer = self._emu.internal("POST", job.endpoint, body)
         outcome = _outcome(answer)
         if isinstance(outcome, tuple):
             message, code = outcome
-            job.error_lines.append(
-                {"custom_id": line.custom_id, "error": {"message": message, "code": code}}
-            )
+            job.error_lines.append(_error_line(line.custom_id, message, code))
         else:
             job.output_lines.append(
-                {"custom_id": line.custom_id, "response": {"status_code": 200, "body": outcome}}
+                _encode(
+                    {"custom_id": line.custom_id, "response": {"status_code": 200, "body": outcome}}
+                )
             )
 
 
@@ -386,8 +396,33 @@ def _outcome(answer: EmulatedResponse) -> Any:
     return str(error or f"HTTP {answer.status}"), "server_error"
 
 
-def _jsonl(lines: list[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
+def _quoted(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode()
+
+
+def _encode(line: dict[str, Any]) -> bytes:
+    return json.dumps(line, ensure_ascii=False).encode() + b"\n"
+
+
+def _error_line(custom_id: str, message: str, code: str) -> bytes:
+    return _encode({"custom_id": custom_id, "error": {"message": message, "code": code}})
+
+
+def _ok_json(answer: EmulatedResponse) -> bytes | None:
+    """The body of a whole 200 JSON answer as one line of bytes, without decoding it: the
+    emulator's own encoder wrote it (compact while a job runs), so it is valid JSON. None
+    for anything else, which :func:`_outcome` reads."""
+    if (
+        answer.status != 200
+        or answer.reset_before_headers
+        or answer.reset_after is not None
+        or not answer.headers.get("content-type", "").startswith("application/json")
+    ):
+        return None
+    data = answer.body if answer.chunks is None else b"".join(answer.chunks)
+    if b"\n" in data:  # indented after all: a JSONL line must not break
+        return json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False).encode()
+    return data
 
 
 # ------------------------------------------------------------------ handlers

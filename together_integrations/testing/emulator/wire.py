@@ -179,6 +179,9 @@ class Wire:
         self.rng = random.Random(seed)
         self._now = now
         self._lock = lock
+        self.indent = True
+        """False while a job runs requests internally (batch lines): their bodies are parsed
+        again at once, and the indenting encoder is pure Python (~6x slower)."""
 
     def now(self) -> int:
         return int(self._now())
@@ -248,7 +251,7 @@ class Wire:
         status: int = 200,
         indent: bool = True,
     ) -> EmulatedResponse:
-        body = pretty(payload) if indent else compact(payload)
+        body = pretty(payload) if indent and self.indent else compact(payload)
         headers = self.headers(request_id)
         headers["etag"] = 'W/"%x-%s"' % (len(body), hashlib.sha1(body).hexdigest()[:27])  # noqa: UP031
         headers["vary"] = "Accept-Encoding"
