@@ -109,6 +109,7 @@ def test_an_item_in_neither_file_is_missing(
         store=store,
         clock=clock,
         retry=retry,
+        online_fallback=0,
     )
     drive(run, mode, "submit")
     clock.advance(3600)

@@ -30,6 +30,7 @@ from together_integrations.testing import TogetherEmulator, VirtualClock
 from .conftest import MODEL, answer, chat_requests, count, drive
 
 BATCHES = "/v1/batches"
+CHAT = "/v1/chat/completions"
 
 
 def make_run(
@@ -73,7 +74,14 @@ def test_partial_failure_retries_the_retryable_once_and_types_the_rest(
     emu.batches.script(
         fail_items={plan.custom_ids[3]: "upstream timeout", plan.custom_ids[11]: "boom"}
     )
-    run = BatchRun(plan, transport=emu.transport(), store=store, clock=clock, poll_interval=60)
+    run = BatchRun(
+        plan,
+        transport=emu.transport(),
+        store=store,
+        clock=clock,
+        poll_interval=60,
+        online_fallback=0,  # the follow-up job path, whatever the count
+    )
     results = drive(run, mode, "results", return_exceptions=True)
     assert count(emu, "POST", BATCHES) == 2  # the first job and one follow-up
     follow_up = run.manifest.jobs[1]
@@ -94,7 +102,7 @@ def test_without_retry_retryable_failures_come_back_as_retryable_errors(
     run = BatchRun(plan, transport=emu.transport(), store=store, clock=clock, retry=False)
     with pytest.raises(BatchResultsError) as info:
         drive(run, mode, "results")
-    assert count(emu, "POST", BATCHES) == 1
+    assert count(emu, "POST", BATCHES) == 1 and count(emu, "POST", CHAT) == 0  # nor online
     err = info.value
     assert (
         list(err.errors) == [2] and err.errors[2].retryable and err.errors[2].code == "server_error"
@@ -211,7 +219,7 @@ def test_a_loaded_run_rebuilds_its_follow_up_from_its_own_input_files(
     emu: TogetherEmulator, clock: VirtualClock, store: DirectoryStore, mode: str
 ) -> None:
     emu.batches.script(outcome="expired", expire_at=0.5, duration=100)
-    run = make_run(emu, clock, store, chat_requests(10))
+    run = make_run(emu, clock, store, chat_requests(10), online_fallback=0)
     drive(run, mode, "submit")
     input_file = run.manifest.jobs[0].file_id
     loaded = BatchRun.load(run.run_key, store=store, transport=emu.transport(), clock=clock)

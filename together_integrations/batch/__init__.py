@@ -4,11 +4,13 @@
   ``custom_id``s, cut into jobs by the documented limits, under a run key derived from the
   requests.
 * :class:`DirectoryStore` (or any :class:`BatchStore`) keeps one manifest per run, written
-  atomically: ids, counts, hashes and states, never prompts, outputs or the API key.
+  atomically: ids, counts, hashes and states, never prompts, outputs or the API key; beside
+  it (:class:`BatchResultStore`), the answers of the few items sent online.
 * :class:`BatchRun` submits the jobs (never creating one twice, even across crashes), waits
   for them on the core poller, reads both result files, maps lines back to input order,
-  sends retryable failures once more and resolves the rest to typed errors; it resumes from
-  any process with :meth:`BatchRun.load`.
+  sends retryable failures once more (a follow-up job, or the online endpoint when only a
+  few remain) and resolves the rest to typed errors; it resumes from any process with
+  :meth:`BatchRun.load`.
 
 Example::
 
@@ -42,11 +44,13 @@ from ._plan import (
 )
 from ._runner import BatchJobStatus, BatchRun, BatchRunStatus, is_retryable
 from ._store import (
+    BatchResultStore,
     BatchStore,
     DirectoryStore,
     JobRecord,
     JobState,
     MemoryStore,
+    OnlineRecord,
     RunManifest,
     default_store_dir,
 )
@@ -62,6 +66,7 @@ __all__ = [
     "BatchModelError",
     "BatchPlan",
     "BatchPlanError",
+    "BatchResultStore",
     "BatchResultsError",
     "BatchRun",
     "BatchRunNotFoundError",
@@ -71,6 +76,7 @@ __all__ = [
     "JobRecord",
     "JobState",
     "MemoryStore",
+    "OnlineRecord",
     "PlannedJob",
     "RunManifest",
     "check_batch_model",

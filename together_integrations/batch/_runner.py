@@ -20,13 +20,26 @@ Crash safety, step by step (each step is saved in the manifest before the next b
    ``missing``.
 
 Retries: items whose failure is retryable (timeouts, 5xx, rate limits, ``missing``, the
-leftovers of an expired job or of one cancelled by someone else) are sent **once** more, in
-a follow-up job (round 1) made of the very same bodies, read back from the in-memory plan
-or, after a restart, from the run's own input files on the server. What is still retryable
-after that, or when ``retry=False``, or after :meth:`BatchRun.cancel`, resolves to a
-:class:`BatchItemError` with ``retryable=True``, which a caller may send online. Other
-failures resolve to a :class:`BatchItemError` with the server's message and code; the items
-of a job that failed as a whole to a :class:`BatchJobFailedError` with the job's reason.
+leftovers of an expired job or of one cancelled by someone else) are sent **once** more, as
+the very same bodies, read back from the in-memory plan or, after a restart, from the run's
+own input files on the server:
+
+* in a follow-up job (round 1), or
+* when at most ``online_fallback`` items (default 20) are retryable, through the online
+  endpoint instead (``chat.create``, ``audio.transcribe``/``translate``): a few requests
+  answer in seconds where a job may take hours. The manifest records which items went
+  online (``online``: spans and a state, saved *before* the first request) and each answer
+  is appended to the store's results file beside the manifest as it arrives
+  (:class:`~together_integrations.batch.BatchResultStore`), so a resumed run gives them
+  back without sending them again; only a request in flight when a process died is sent
+  again (as a retry of a broken connection would). A store that cannot keep results makes
+  the run use a follow-up job.
+
+What is still retryable after that, or when ``retry=False``, or after
+:meth:`BatchRun.cancel`, resolves to a :class:`BatchItemError` with ``retryable=True``,
+which a caller may send online. Other failures resolve to a :class:`BatchItemError` with the
+server's message and code; the items of a job that failed as a whole to a
+:class:`BatchJobFailedError` with the job's reason.
 """
 
 from __future__ import annotations
@@ -37,7 +50,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from together_integrations._exceptions import APIStatusError, RateLimitError
+from together_integrations._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+)
 from together_integrations._jobs import (
     Clock,
     JobLike,
@@ -47,6 +66,7 @@ from together_integrations._jobs import (
     wait_for,
 )
 from together_integrations._transport import TogetherTransport
+from together_integrations.schemas import WireModel
 from together_integrations.schemas.batches import BatchJob, BatchOutputLine, BatchStatus
 
 from ._errors import (
@@ -56,8 +76,23 @@ from ._errors import (
     BatchResultsError,
     BatchRunNotFoundError,
 )
-from ._plan import BatchLimits, BatchPlan, PlannedJob, parse_custom_id, plan_batch, plan_followup
-from ._store import BatchStore, DirectoryStore, JobRecord, JobState, RunManifest
+from ._plan import (
+    BatchLimits,
+    BatchPlan,
+    PlannedJob,
+    parse_custom_id,
+    plan_batch,
+    plan_followup,
+)
+from ._store import (
+    BatchResultStore,
+    BatchStore,
+    DirectoryStore,
+    JobRecord,
+    JobState,
+    OnlineRecord,
+    RunManifest,
+)
 
 __all__ = ["BatchJobStatus", "BatchRun", "BatchRunStatus", "is_retryable"]
 
@@ -66,6 +101,10 @@ logger = logging.getLogger("together_integrations")
 DEFAULT_POLL_INTERVAL = 30.0
 """Seconds between looks at first (the docs advise polling every 30-60 s)."""
 DEFAULT_MAX_INTERVAL = 60.0
+DEFAULT_ONLINE_FALLBACK = 20
+"""At most this many retryable items go online instead of into a follow-up job."""
+_CHAT = "/v1/chat/completions"
+_TRANSLATIONS = "/v1/audio/translations"
 
 _RETRYABLE_CODES = frozenset(
     {
@@ -205,6 +244,10 @@ class BatchRun:
         store: Where the manifest lives (default: a :class:`DirectoryStore`).
         retry: Send retryable item failures once more in a follow-up job (new runs only;
             a resumed run keeps the setting it was created with).
+        online_fallback: When at most this many items are retryable after the jobs, send
+            them through the online endpoint instead of a follow-up job (default 20; 0
+            never does; new runs only, like ``retry``). Needs a store that keeps results
+            (:class:`~together_integrations.batch.BatchResultStore`: both built-in stores).
         clock: The poller's clock (tests pass a virtual one).
         poll_interval: Seconds before the second look at the jobs (default 30).
         max_interval: The longest pause between looks (default 60).
@@ -223,14 +266,19 @@ class BatchRun:
         transport: TogetherTransport,
         store: BatchStore | None = None,
         retry: bool = True,
+        online_fallback: int = DEFAULT_ONLINE_FALLBACK,
         clock: Clock | None = None,
         poll_interval: float | None = None,
         max_interval: float | None = None,
     ) -> None:
+        if isinstance(online_fallback, bool) or not isinstance(online_fallback, int):
+            raise TypeError(f"online_fallback is a count of items, got {online_fallback!r}.")
+        if online_fallback < 0:
+            raise ValueError(f"online_fallback must be 0 or more, got {online_fallback}.")
         settings = _settings(transport, store, clock, poll_interval, max_interval)
         manifest = settings.store.load(plan.run_key)
         if manifest is None:
-            manifest = _new_manifest(plan, retry)
+            manifest = _new_manifest(plan, retry, online_fallback)
             settings.store.save(manifest)
         else:
             plan = _matching_plan(plan, manifest)
@@ -271,6 +319,7 @@ class BatchRun:
         self._settings = settings
         self._data: dict[str, bytes] = {}
         self._outcomes: dict[str, dict[int, Any]] = {}
+        self._online: dict[int, Any] | None = None  # answers of items sent online, once read
         if plan is not None:
             self._data.update({job.key: job.data for job in plan.jobs})
 
@@ -304,7 +353,9 @@ class BatchRun:
                 BatchJobStatus(j.key, j.state, j.batch_id, j.status, j.progress, j.lines)
                 for j in manifest.jobs
             ),
-            settled=manifest.followup_planned or not manifest.retry or manifest.cancelled,
+            settled=(manifest.followup_planned and not self._online_pending())
+            or not manifest.retry
+            or manifest.cancelled,
         )
 
     def _policy(self, timeout: float | None) -> PollPolicy:
@@ -504,6 +555,105 @@ class BatchRun:
                     indices.append(index)
         return sorted(indices)
 
+    def _goes_online(self, indices: Sequence[int]) -> bool:
+        m = self._manifest
+        return (
+            0 < len(indices) <= m.online_fallback
+            and isinstance(self._settings.store, BatchResultStore)
+            and not m.cancelled
+        )
+
+    def _record_online(self, indices: Sequence[int]) -> None:
+        m = self._manifest
+        m.online = OnlineRecord(spans=_index_spans(indices))
+        m.followup_planned = True
+        self._save()  # before the first request: a resumed run knows they went online
+        logger.info(
+            "Batch run %s: %d retryable items go through the online endpoint.",
+            self.run_key,
+            len(indices),
+        )
+
+    def _online_pending(self) -> bool:
+        m = self._manifest
+        return m.online is not None and m.online.state == "sending" and not m.cancelled
+
+    def _online_answers(self) -> dict[int, Any]:
+        """Index -> body or :class:`BatchItemError`, of the items sent online so far."""
+        if self._online is None:
+            self._online = {}
+            record = self._manifest.online
+            store = self._settings.store
+            if record is not None and isinstance(store, BatchResultStore):
+                wanted = set(record.indices())
+                for item in store.load_results(self.run_key):
+                    index = item.get("index")
+                    if isinstance(index, int) and index in wanted:
+                        self._online[index] = _from_record(item)
+                if record.state == "done" and len(self._online) < len(wanted):
+                    logger.warning(
+                        "Batch run %s: %d answers of items sent online are missing from %r; "
+                        "those items keep their batch error.",
+                        self.run_key,
+                        len(wanted) - len(self._online),
+                        store,
+                    )
+        return self._online
+
+    def _online_todo(self) -> list[int]:
+        record = self._manifest.online
+        assert record is not None
+        done = self._online_answers()
+        return [i for i in record.indices() if i not in done]
+
+    def _online_answered(self, index: int, value: Any) -> None:
+        store = self._settings.store
+        assert isinstance(store, BatchResultStore)
+        store.append_result(self.run_key, _to_record(index, self._base_id(index), value))
+        self._online_answers()[index] = value
+
+    def _online_error(self, index: int, error: APIError) -> BatchItemError:
+        custom_id = self._base_id(index)
+        if isinstance(error, APIStatusError):
+            code = error.code if error.code is not None else error.type
+            message = error.server_message if isinstance(error.server_message, str) else None
+            text = message or str(error)
+            return BatchItemError(
+                text,
+                index=index,
+                custom_id=custom_id,
+                code=None if code is None else str(code),
+                status_code=error.status_code,
+                retryable=is_retryable(code, error.status_code, text),
+                body=error.body,
+            )
+        code = (
+            "timeout"
+            if isinstance(error, APITimeoutError)
+            else "connection_error"
+            if isinstance(error, APIConnectionError)
+            else "invalid_response"
+        )
+        return BatchItemError(
+            str(error),
+            index=index,
+            custom_id=custom_id,
+            code=code,
+            retryable=isinstance(error, APIConnectionError),
+        )
+
+    def _online_finished(self) -> None:
+        record = self._manifest.online
+        assert record is not None
+        answers = self._online_answers()
+        record.succeeded = sum(not isinstance(v, BatchItemError) for v in answers.values())
+        record.failed = len(answers) - record.succeeded
+        record.state = "done"
+        self._save()
+
+    def _base_id(self, index: int) -> str:
+        return self._plan.custom_ids[index] if self._plan is not None else ""
+
     def _record_followup(self, items: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         m = self._manifest
         jobs = plan_followup(items, endpoint=m.endpoint, round=1, limits=_limits(m))
@@ -544,6 +694,9 @@ class BatchRun:
         for job in sorted(self._manifest.jobs, key=lambda j: j.round):
             for index, value in self._outcomes[job.key].items():
                 merged[index] = value
+        if self._manifest.online is not None:
+            for index, value in self._online_answers().items():
+                merged[index] = value  # the online answer is the item's last word
         return merged
 
     def _finish(self, return_exceptions: bool) -> list[Any]:
@@ -663,13 +816,41 @@ class BatchRun:
                     kind="batch run",
                     on_progress=progress,
                 )
+                if self._online_pending():
+                    self._send_online()
+                    status = self._snapshot()
+                    progress(status)
+                    return status
                 if not self._needs_followup_decision():
                     return status
                 self._read_all()
                 retry = self._retryable_items()
-                self._record_followup(self._bodies(retry) if retry else [])
+                if self._goes_online(retry):
+                    self._record_online(retry)
+                else:
+                    self._record_followup(self._bodies(retry) if retry else [])
         finally:
             progress.close()
+
+    def _send_online(self) -> None:
+        """Send the items recorded as going online that have no answer yet, one by one,
+        keeping each answer as it arrives."""
+        for index, body in self._bodies(self._online_todo()):
+            try:
+                value: Any = _as_body(self._ask_online(body))
+            except APIError as error:
+                value = self._online_error(index, error)
+            self._online_answered(index, value)
+        self._online_finished()
+
+    def _ask_online(self, body: Mapping[str, Any]) -> WireModel:
+        t, endpoint = self._settings.transport, self._manifest.endpoint
+        if endpoint == _CHAT:
+            return t.chat.create(body)
+        file, form = _audio_parts(body)
+        if endpoint == _TRANSLATIONS:
+            return t.audio.translate(file, form)
+        return t.audio.transcribe(file, form)
 
     def _read_all(self) -> None:
         t = self._settings.transport
@@ -815,13 +996,40 @@ class BatchRun:
                     kind="batch run",
                     on_progress=progress,
                 )
+                if self._online_pending():
+                    await self._asend_online()
+                    status = self._snapshot()
+                    progress(status)
+                    return status
                 if not self._needs_followup_decision():
                     return status
                 await self._aread_all()
                 retry = self._retryable_items()
-                self._record_followup(await self._abodies(retry) if retry else [])
+                if self._goes_online(retry):
+                    self._record_online(retry)
+                else:
+                    self._record_followup(await self._abodies(retry) if retry else [])
         finally:
             progress.close()
+
+    async def _asend_online(self) -> None:
+        """Async :meth:`_send_online`."""
+        for index, body in await self._abodies(self._online_todo()):
+            try:
+                value: Any = _as_body(await self._aask_online(body))
+            except APIError as error:
+                value = self._online_error(index, error)
+            self._online_answered(index, value)
+        self._online_finished()
+
+    async def _aask_online(self, body: Mapping[str, Any]) -> WireModel:
+        t, endpoint = self._settings.transport, self._manifest.endpoint
+        if endpoint == _CHAT:
+            return await t.chat.acreate(body)
+        file, form = _audio_parts(body)
+        if endpoint == _TRANSLATIONS:
+            return await t.audio.atranslate(file, form)
+        return await t.audio.atranscribe(file, form)
 
     async def _aread_all(self) -> None:
         t = self._settings.transport
@@ -970,7 +1178,55 @@ def _record(job: PlannedJob) -> JobRecord:
     )
 
 
-def _new_manifest(plan: BatchPlan, retry: bool) -> RunManifest:
+def _index_spans(indices: Sequence[int]) -> list[tuple[int, int]]:
+    spans: list[list[int]] = []
+    for i in sorted(indices):
+        if spans and spans[-1][1] == i:
+            spans[-1][1] = i + 1
+        else:
+            spans.append([i, i + 1])
+    return [(a, b) for a, b in spans]
+
+
+def _audio_parts(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An audio batch body as the online call takes it: the file URL and the form fields."""
+    return str(body["file"]), {k: v for k, v in body.items() if k != "file"}
+
+
+def _as_body(answer: WireModel) -> Any:
+    """An online answer as the JSON body a batch output line would carry."""
+    return answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def _to_record(index: int, custom_id: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, BatchItemError):
+        return {"index": index, "custom_id": custom_id, "body": value}
+    error = {
+        "message": value.message,
+        "code": value.code,
+        "status_code": value.status_code,
+        "retryable": value.retryable,
+        "body": value.body,
+    }
+    return {"index": index, "custom_id": custom_id, "error": error}
+
+
+def _from_record(record: Mapping[str, Any]) -> Any:
+    error = record.get("error")
+    if not isinstance(error, dict):
+        return record.get("body")
+    return BatchItemError(
+        str(error.get("message") or "The request failed"),
+        index=int(record["index"]),
+        custom_id=str(record.get("custom_id") or ""),
+        code=error.get("code"),
+        status_code=error.get("status_code"),
+        retryable=bool(error.get("retryable")),
+        body=error.get("body"),
+    )
+
+
+def _new_manifest(plan: BatchPlan, retry: bool, online_fallback: int) -> RunManifest:
     return RunManifest(
         run_key=plan.run_key,
         endpoint=plan.endpoint,
@@ -979,6 +1235,7 @@ def _new_manifest(plan: BatchPlan, retry: bool) -> RunManifest:
         max_lines=plan.limits.max_lines,
         max_bytes=plan.limits.max_bytes,
         retry=retry,
+        online_fallback=online_fallback,
         jobs=[_record(job) for job in plan.jobs],
     )
 

@@ -4,6 +4,13 @@ A manifest holds ids, counts, hashes and states, enough to resume a run from ano
 process, and **never** a prompt, an output or the API key: what a run sent is in its input
 files on the server, what it got back is in the output and error files there.
 
+The one exception lives *beside* the manifest, never in it: the answers of the few items a
+run sent through the online endpoint instead of a follow-up job (``online_fallback``) exist
+on no server file, so a store that implements :class:`BatchResultStore` keeps them (a
+:class:`DirectoryStore` in ``<run_key>.online.jsonl``, mode 0600), one record per item as
+it is answered. That is what lets a resumed run give them back without paying for them
+twice. ``delete`` removes both files.
+
 Each job moves ``planned → uploaded (file id) → create_sent → created (batch id) →
 done | failed``. ``create_sent`` is saved *before* the paid ``POST /batches`` goes out, so a
 process that dies before it saves the id knows a job may exist and looks it up by its input
@@ -13,24 +20,28 @@ file instead of creating a second one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._errors import BatchManifestError
 
 __all__ = [
+    "BatchResultStore",
     "BatchStore",
     "DirectoryStore",
     "JobRecord",
     "JobState",
     "MemoryStore",
+    "OnlineRecord",
     "RunManifest",
     "default_store_dir",
 ]
@@ -105,6 +116,26 @@ class JobRecord(_Model):
         return self.state in (JobState.DONE, JobState.FAILED)
 
 
+class OnlineRecord(_Model):
+    """The items a run sent through the online endpoint instead of a follow-up job.
+
+    Attributes:
+        spans: Their input positions, as ``[start, stop)`` ranges.
+        state: ``sending`` (saved before the first request) or ``done``.
+        succeeded: Items answered, once done.
+        failed: Items that got an error, once done.
+    """
+
+    spans: list[tuple[int, int]]
+    state: Literal["sending", "done"] = "sending"
+    succeeded: int | None = None
+    failed: int | None = None
+
+    def indices(self) -> list[int]:
+        """The input positions, in order."""
+        return [i for start, stop in self.spans for i in range(start, stop)]
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -119,7 +150,11 @@ class RunManifest(_Model):
         inputs: How many inputs.
         max_lines, max_bytes: The limits the jobs were cut by.
         retry: Whether retryable items are sent again once, in a follow-up job.
-        followup_planned: The follow-up round was decided (its jobs are in ``jobs``, if any).
+        online_fallback: At most this many retryable items go through the online endpoint
+            instead of a follow-up job (0: never).
+        followup_planned: The follow-up round was decided (its jobs are in ``jobs``, if any,
+            or its items in ``online``).
+        online: The items sent online, if the follow-up round went that way.
         cancelled: :meth:`BatchRun.cancel` was called; nothing more is submitted.
     """
 
@@ -131,7 +166,9 @@ class RunManifest(_Model):
     max_lines: int
     max_bytes: int
     retry: bool = True
+    online_fallback: int = 0  # manifests written before the fallback existed: never
     followup_planned: bool = False
+    online: OnlineRecord | None = None
     cancelled: bool = False
     created_at: str = Field(default_factory=_now)
     updated_at: str = Field(default_factory=_now)
@@ -179,6 +216,39 @@ class BatchStore(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchResultStore(Protocol):
+    """A store that also keeps the answers of items sent online (see the module docstring).
+    Without it, a run sends no item online: its retries go into a follow-up job.
+
+    Records are JSON objects; ``append_result`` must be durable when it returns, and
+    ``load_results`` must skip a record cut short by a crash."""
+
+    def append_result(self, run_key: str, record: Mapping[str, Any]) -> None:
+        """Add one record to the run's results."""
+        ...
+
+    def load_results(self, run_key: str) -> list[dict[str, Any]]:
+        """Every record of the run, in the order they were added (empty when none)."""
+        ...
+
+
+def _encode_record(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _decode_records(data: bytes) -> list[dict[str, Any]]:
+    records = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the tail of a write a crash cut short
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def _checked(run_key: str) -> str:
     # The key names a file: refuse anything that could walk out of the directory.
     if not _RUN_KEY.match(run_key):
@@ -198,7 +268,8 @@ def default_store_dir() -> Path:
 
 
 class DirectoryStore:
-    """One ``<run_key>.json`` per run in a directory (created on first save, mode 0700).
+    """One ``<run_key>.json`` per run in a directory (created on first save, mode 0700),
+    and ``<run_key>.online.jsonl`` beside it for the answers of items sent online.
 
     Args:
         path: The directory (default: :func:`default_store_dir`).
@@ -239,8 +310,30 @@ class DirectoryStore:
         _sync_directory(self.path)
 
     def delete(self, run_key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._file(run_key).unlink()
+        for path in (self._file(run_key), self._results_file(run_key)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _results_file(self, run_key: str) -> Path:
+        return self.path / f"{_checked(run_key)}.online.jsonl"
+
+    def append_result(self, run_key: str, record: Mapping[str, Any]) -> None:
+        target = self._results_file(run_key)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Answers are outputs: readable by the owner only, written in one call, synced.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, _encode_record(record))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def load_results(self, run_key: str) -> list[dict[str, Any]]:
+        try:
+            data = self._results_file(run_key).read_bytes()
+        except FileNotFoundError:
+            return []
+        return _decode_records(data)
 
     def run_keys(self) -> list[str]:
         """The run keys stored here, sorted."""
@@ -269,6 +362,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._data: dict[str, bytes] = {}
+        self._results: dict[str, list[bytes]] = {}
 
     def load(self, run_key: str) -> RunManifest | None:
         data = self._data.get(_checked(run_key))
@@ -280,3 +374,10 @@ class MemoryStore:
 
     def delete(self, run_key: str) -> None:
         self._data.pop(run_key, None)
+        self._results.pop(run_key, None)
+
+    def append_result(self, run_key: str, record: Mapping[str, Any]) -> None:
+        self._results.setdefault(_checked(run_key), []).append(_encode_record(record))
+
+    def load_results(self, run_key: str) -> list[dict[str, Any]]:
+        return _decode_records(b"".join(self._results.get(_checked(run_key), [])))
