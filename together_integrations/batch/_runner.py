@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from together_integrations._base_transport import RequestOptions
 from together_integrations._exceptions import (
     APIConnectionError,
     APIError,
@@ -228,6 +229,7 @@ def _job_fraction(job: BatchJobStatus) -> float:
 @dataclass(slots=True)
 class _Settings:
     transport: TogetherTransport
+    options: RequestOptions | None
     store: BatchStore
     clock: Clock | None
     poll_interval: float
@@ -241,6 +243,8 @@ class BatchRun:
         plan: What to send (:func:`~together_integrations.batch.plan_batch`). When the store
             already holds a run under ``plan.run_key``, this object resumes it.
         transport: The transport to reach the API with.
+        options: Per-request settings (timeout, retries, extra headers) for every request
+            the run sends.
         store: Where the manifest lives (default: a :class:`DirectoryStore`).
         retry: Send retryable item failures once more in a follow-up job (new runs only;
             a resumed run keeps the setting it was created with).
@@ -264,6 +268,7 @@ class BatchRun:
         plan: BatchPlan,
         *,
         transport: TogetherTransport,
+        options: RequestOptions | None = None,
         store: BatchStore | None = None,
         retry: bool = True,
         online_fallback: int = DEFAULT_ONLINE_FALLBACK,
@@ -275,7 +280,7 @@ class BatchRun:
             raise TypeError(f"online_fallback is a count of items, got {online_fallback!r}.")
         if online_fallback < 0:
             raise ValueError(f"online_fallback must be 0 or more, got {online_fallback}.")
-        settings = _settings(transport, store, clock, poll_interval, max_interval)
+        settings = _settings(transport, options, store, clock, poll_interval, max_interval)
         manifest = settings.store.load(plan.run_key)
         if manifest is None:
             manifest = _new_manifest(plan, retry, online_fallback)
@@ -290,6 +295,7 @@ class BatchRun:
         run_key: str,
         *,
         transport: TogetherTransport,
+        options: RequestOptions | None = None,
         store: BatchStore | None = None,
         clock: Clock | None = None,
         poll_interval: float | None = None,
@@ -303,7 +309,7 @@ class BatchRun:
         Raises:
             BatchRunNotFoundError: the store holds no such run.
         """
-        settings = _settings(transport, store, clock, poll_interval, max_interval)
+        settings = _settings(transport, options, store, clock, poll_interval, max_interval)
         manifest = settings.store.load(run_key)
         if manifest is None:
             raise BatchRunNotFoundError(
@@ -728,15 +734,15 @@ class BatchRun:
 
     def submit(self) -> BatchRun:
         """Upload and create every job not yet created (adopting any that may exist)."""
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         for job in self._to_submit():
             if job.state is JobState.PLANNED:
                 uploaded = t.files.upload(
-                    (self._file_name(job), self._job_data(job)), purpose="batch-api"
+                    (self._file_name(job), self._job_data(job)), purpose="batch-api", options=o
                 )
                 self._uploaded(job, uploaded.id)
             if job.state is JobState.CREATE_SENT:
-                adopted = self._adoptable(job, t.batches.list())
+                adopted = self._adoptable(job, t.batches.list(options=o))
                 if adopted is not None:
                     logger.info("Batch run %s: adopted batch %s.", self.run_key, adopted.id)
                     self._seen(job, adopted)
@@ -746,7 +752,10 @@ class BatchRun:
             self._create_sending(job)
             try:
                 created = t.batches.create(
-                    job.file_id, endpoint=self._manifest.endpoint, model_id=self._manifest.model_id
+                    job.file_id,
+                    endpoint=self._manifest.endpoint,
+                    model_id=self._manifest.model_id,
+                    options=o,
                 )
             except APIStatusError as error:
                 self._create_refused(job, error)
@@ -766,20 +775,21 @@ class BatchRun:
         return data
 
     def _bodies(self, indices: Sequence[int]) -> list[tuple[int, Any]]:
+        t, o = self._settings.transport, self._settings.options
         if self._plan is not None:
             return [(i, self._plan.bodies[i]) for i in indices]
         wanted, found = set(indices), dict[int, Any]()
         for job in self._input_files(wanted):
             assert job.file_id is not None
-            self._bodies_in(self._settings.transport.files.iter_lines(job.file_id), wanted, found)
+            self._bodies_in(t.files.iter_lines(job.file_id, options=o), wanted, found)
         return [(i, found[i]) for i in indices if i in found]
 
     def _look(self) -> BatchRunStatus:
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         changed = False
         for job in self._to_poll():
             assert job.batch_id is not None
-            changed |= self._seen(job, t.batches.retrieve(job.batch_id))
+            changed |= self._seen(job, t.batches.retrieve(job.batch_id, options=o))
         if changed:
             self._save()
         return self._snapshot()
@@ -844,23 +854,23 @@ class BatchRun:
         self._online_finished()
 
     def _ask_online(self, body: Mapping[str, Any]) -> WireModel:
-        t, endpoint = self._settings.transport, self._manifest.endpoint
+        t, o, endpoint = self._settings.transport, self._settings.options, self._manifest.endpoint
         if endpoint == _CHAT:
-            return t.chat.create(body)
+            return t.chat.create(body, o)
         file, form = _audio_parts(body)
         if endpoint == _TRANSLATIONS:
-            return t.audio.translate(file, form)
-        return t.audio.transcribe(file, form)
+            return t.audio.translate(file, form, o)
+        return t.audio.transcribe(file, form, o)
 
     def _read_all(self) -> None:
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         for job in self._manifest.jobs:
             if job.key in self._outcomes or not job.terminal:
                 continue
             lines: list[str] = []
             for file_id in (job.output_file_id, job.error_file_id):
                 if file_id:
-                    lines.extend(t.files.iter_lines(file_id))
+                    lines.extend(t.files.iter_lines(file_id, options=o))
             self._outcomes[job.key] = self._outcome_of(job, lines)
 
     def results(
@@ -889,11 +899,11 @@ class BatchRun:
     def cancel(self) -> BatchRunStatus:
         """Cancel every unfinished job and submit nothing more. Items finished before are
         still in the output files (and billed); the rest resolve to retryable errors."""
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         self._manifest.cancelled = True
         for job in self._manifest.jobs:
             if job.state is JobState.CREATE_SENT:
-                adopted = self._adoptable(job, t.batches.list())
+                adopted = self._adoptable(job, t.batches.list(options=o))
                 if adopted is None:
                     job.state = JobState.UPLOADED
                 else:
@@ -903,11 +913,11 @@ class BatchRun:
         for job in self._to_poll():
             assert job.batch_id is not None
             try:
-                self._seen(job, t.batches.cancel(job.batch_id))
+                self._seen(job, t.batches.cancel(job.batch_id, options=o))
             except APIStatusError as error:
                 if error.status_code >= 500 or isinstance(error, RateLimitError):
                     raise
-                self._seen(job, t.batches.retrieve(job.batch_id))  # it ended meanwhile
+                self._seen(job, t.batches.retrieve(job.batch_id, options=o))  # it ended meanwhile
         self._save()
         return self._snapshot()
 
@@ -915,15 +925,17 @@ class BatchRun:
 
     async def asubmit(self) -> BatchRun:
         """Async :meth:`submit`."""
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         for job in self._to_submit():
             if job.state is JobState.PLANNED:
                 uploaded = await t.files.aupload(
-                    (self._file_name(job), await self._ajob_data(job)), purpose="batch-api"
+                    (self._file_name(job), await self._ajob_data(job)),
+                    purpose="batch-api",
+                    options=o,
                 )
                 self._uploaded(job, uploaded.id)
             if job.state is JobState.CREATE_SENT:
-                adopted = self._adoptable(job, await t.batches.alist())
+                adopted = self._adoptable(job, await t.batches.alist(options=o))
                 if adopted is not None:
                     logger.info("Batch run %s: adopted batch %s.", self.run_key, adopted.id)
                     self._seen(job, adopted)
@@ -933,7 +945,10 @@ class BatchRun:
             self._create_sending(job)
             try:
                 created = await t.batches.acreate(
-                    job.file_id, endpoint=self._manifest.endpoint, model_id=self._manifest.model_id
+                    job.file_id,
+                    endpoint=self._manifest.endpoint,
+                    model_id=self._manifest.model_id,
+                    options=o,
                 )
             except APIStatusError as error:
                 self._create_refused(job, error)
@@ -953,21 +968,22 @@ class BatchRun:
         return data
 
     async def _abodies(self, indices: Sequence[int]) -> list[tuple[int, Any]]:
+        t, o = self._settings.transport, self._settings.options
         if self._plan is not None:
             return [(i, self._plan.bodies[i]) for i in indices]
         wanted, found = set(indices), dict[int, Any]()
         for job in self._input_files(wanted):
             assert job.file_id is not None
-            lines = [line async for line in self._settings.transport.files.aiter_lines(job.file_id)]
+            lines = [line async for line in t.files.aiter_lines(job.file_id, options=o)]
             self._bodies_in(lines, wanted, found)
         return [(i, found[i]) for i in indices if i in found]
 
     async def _alook(self) -> BatchRunStatus:
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         changed = False
         for job in self._to_poll():
             assert job.batch_id is not None
-            changed |= self._seen(job, await t.batches.aretrieve(job.batch_id))
+            changed |= self._seen(job, await t.batches.aretrieve(job.batch_id, options=o))
         if changed:
             self._save()
         return self._snapshot()
@@ -1023,23 +1039,23 @@ class BatchRun:
         self._online_finished()
 
     async def _aask_online(self, body: Mapping[str, Any]) -> WireModel:
-        t, endpoint = self._settings.transport, self._manifest.endpoint
+        t, o, endpoint = self._settings.transport, self._settings.options, self._manifest.endpoint
         if endpoint == _CHAT:
-            return await t.chat.acreate(body)
+            return await t.chat.acreate(body, o)
         file, form = _audio_parts(body)
         if endpoint == _TRANSLATIONS:
-            return await t.audio.atranslate(file, form)
-        return await t.audio.atranscribe(file, form)
+            return await t.audio.atranslate(file, form, o)
+        return await t.audio.atranscribe(file, form, o)
 
     async def _aread_all(self) -> None:
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         for job in self._manifest.jobs:
             if job.key in self._outcomes or not job.terminal:
                 continue
             lines: list[str] = []
             for file_id in (job.output_file_id, job.error_file_id):
                 if file_id:
-                    lines.extend([line async for line in t.files.aiter_lines(file_id)])
+                    lines.extend([line async for line in t.files.aiter_lines(file_id, options=o)])
             self._outcomes[job.key] = self._outcome_of(job, lines)
 
     async def aresults(
@@ -1059,11 +1075,11 @@ class BatchRun:
 
     async def acancel(self) -> BatchRunStatus:
         """Async :meth:`cancel`."""
-        t = self._settings.transport
+        t, o = self._settings.transport, self._settings.options
         self._manifest.cancelled = True
         for job in self._manifest.jobs:
             if job.state is JobState.CREATE_SENT:
-                adopted = self._adoptable(job, await t.batches.alist())
+                adopted = self._adoptable(job, await t.batches.alist(options=o))
                 if adopted is None:
                     job.state = JobState.UPLOADED
                 else:
@@ -1073,11 +1089,11 @@ class BatchRun:
         for job in self._to_poll():
             assert job.batch_id is not None
             try:
-                self._seen(job, await t.batches.acancel(job.batch_id))
+                self._seen(job, await t.batches.acancel(job.batch_id, options=o))
             except APIStatusError as error:
                 if error.status_code >= 500 or isinstance(error, RateLimitError):
                     raise
-                self._seen(job, await t.batches.aretrieve(job.batch_id))
+                self._seen(job, await t.batches.aretrieve(job.batch_id, options=o))
         self._save()
         return self._snapshot()
 
@@ -1146,6 +1162,7 @@ class _Progress:
 
 def _settings(
     transport: TogetherTransport,
+    options: RequestOptions | None,
     store: BatchStore | None,
     clock: Clock | None,
     poll_interval: float | None,
@@ -1156,6 +1173,7 @@ def _settings(
     PollPolicy(interval=interval, max_interval=max(interval, longest))  # validates
     return _Settings(
         transport=transport,
+        options=options,
         store=store if store is not None else DirectoryStore(),
         clock=clock,
         poll_interval=interval,

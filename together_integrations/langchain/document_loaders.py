@@ -10,12 +10,18 @@ A file that cannot be read is never dropped silently: by default the error is ra
 missing file, an unsupported type, an API error); with ``on_error="skip_with_warning"`` the
 loader goes on, warns with the file and the reason, and lists it in
 :attr:`TogetherAudioLoader.failures`.
+
+With ``batch=True`` the loader sends every URL through one Batch API job instead of one
+request each (cheaper for large sets, on the Batch API's schedule): the Documents are the
+same, an item the job could not transcribe follows ``on_error`` as a
+:class:`~together_integrations.batch.BatchItemError`, and local files are refused (the Batch
+API fetches files by URL).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -30,6 +36,14 @@ from together_integrations._media_catalog import (
     DEFAULT_TRANSCRIPTION_MODEL,
     MediaInputError,
     check_audio_file,
+)
+from together_integrations.batch import BatchError, BatchItemError, BatchPlan
+from together_integrations.batch._audio import (
+    arun_audio_batch,
+    check_batch_options,
+    plan_audio_batch,
+    require_urls,
+    run_audio_batch,
 )
 from together_integrations.langchain._common import TogetherClientSettings, validate_request
 from together_integrations.langchain._errors import langchain_errors
@@ -180,6 +194,57 @@ class TogetherAudioParser(TogetherClientSettings, BaseBlobParser):
         file, source = self._blob_file(blob)
         return self._documents(await self._asend(file), source)
 
+    def _batch_plan(self, sources: Sequence[AudioSource]) -> tuple[BatchPlan, list[str]]:
+        urls = require_urls(sources, argument="file_path")
+        for url in urls:
+            check_audio_file(url, self.model)
+        return plan_audio_batch(urls, self._form()), urls
+
+    def transcribe_batch(
+        self, sources: Sequence[AudioSource], batch_options: Mapping[str, Any] | None = None
+    ) -> list[list[Document] | BatchItemError]:
+        """Documents per URL, in order, through one Batch API job (the item's
+        :class:`~together_integrations.batch.BatchItemError` where it failed).
+
+        Args:
+            sources: http(s) URLs (the Batch API fetches files itself).
+            batch_options: :class:`~together_integrations.batch.BatchRun` settings
+                (``store``, ``retry``, ``online_fallback``, ``clock``, ``poll_interval``,
+                ``max_interval``) and ``results()`` ones (``timeout``, ``on_progress``,
+                ``show_progress``).
+
+        Raises:
+            MediaInputError: a source is not an http(s) URL (nothing is sent).
+        """
+        plan, urls = self._batch_plan(sources)
+        with langchain_errors():
+            results = run_audio_batch(
+                self._get_transport(),
+                plan,
+                request_options=self._request_options(),
+                batch_options=batch_options,
+            )
+        return [self._batch_documents(r, url) for r, url in zip(results, urls, strict=True)]
+
+    async def atranscribe_batch(
+        self, sources: Sequence[AudioSource], batch_options: Mapping[str, Any] | None = None
+    ) -> list[list[Document] | BatchItemError]:
+        """Async :meth:`transcribe_batch`."""
+        plan, urls = self._batch_plan(sources)
+        with langchain_errors():
+            results = await arun_audio_batch(
+                self._get_transport(),
+                plan,
+                request_options=self._request_options(),
+                batch_options=batch_options,
+            )
+        return [self._batch_documents(r, url) for r, url in zip(results, urls, strict=True)]
+
+    def _batch_documents(
+        self, result: Transcription | BatchItemError, source: str
+    ) -> list[Document] | BatchItemError:
+        return result if isinstance(result, BatchItemError) else self._documents(result, source)
+
     def transcribe_source(self, source: AudioSource) -> list[Document]:
         """Documents for a path or an http(s) URL (Together fetches URLs itself)."""
         file: Any = source if _is_url(source) else Path(source)
@@ -204,6 +269,8 @@ class TogetherAudioLoader(BaseLoader):
         file_path: one path or URL, or a list of them (kept in order).
         on_error: ``raise`` (default) or ``skip_with_warning``: warn, record in
             :attr:`failures` and go on with the next file.
+        batch: send every source through one Batch API job (URLs only; see the module
+            docstring); ``batch_options`` tunes it (``store``, ``clock``, ``timeout``...).
         parser: a :class:`TogetherAudioParser`; otherwise the remaining keyword arguments
             build one (``task``, ``split``, ``language``, ``prompt``, ``api_key``...).
 
@@ -227,6 +294,12 @@ class TogetherAudioLoader(BaseLoader):
 
             docs = await loader.aload()
             async for doc in loader.alazy_load(): ...
+
+    Batch:
+        .. code-block:: python
+
+            loader = TogetherAudioLoader(urls, batch=True)  # one job for every URL
+            docs = loader.load()  # waits for the job (usually minutes; up to 24 h)
     """
 
     def __init__(
@@ -235,6 +308,8 @@ class TogetherAudioLoader(BaseLoader):
         *,
         on_error: OnError = "raise",
         parser: TogetherAudioParser | None = None,
+        batch: bool = False,
+        batch_options: Mapping[str, Any] | None = None,
         **parser_kwargs: Any,
     ) -> None:
         if on_error not in ("raise", "skip_with_warning"):
@@ -246,8 +321,14 @@ class TogetherAudioLoader(BaseLoader):
         sources = [file_path] if isinstance(file_path, (str, Path)) else list(file_path)
         if not sources:
             raise ValueError("file_path names no audio: pass a path, a URL or a list of them.")
+        if batch_options is not None and not batch:
+            raise ValueError("batch_options=... tunes batch=True; pass batch=True as well.")
+        if batch:
+            require_urls(sources, argument="file_path")
         self.sources: list[AudioSource] = sources
         self.on_error: OnError = on_error
+        self.batch = batch
+        self.batch_options = check_batch_options(batch_options)
         self.parser = parser if parser is not None else TogetherAudioParser(**parser_kwargs)
         self.failures: list[tuple[str, Exception]] = []
         """``(source, error)`` of every file skipped in the last load."""
@@ -263,8 +344,12 @@ class TogetherAudioLoader(BaseLoader):
         )
 
     def lazy_load(self) -> Iterator[Document]:
-        """Documents of each source in turn."""
+        """Documents of each source in turn (with ``batch=True``, once the job is done)."""
         self.failures = []
+        if self.batch:
+            results = self.parser.transcribe_batch(self.sources, self.batch_options)
+            yield from self._batch_results(results)
+            return
         for source in self.sources:
             try:
                 documents = self.parser.transcribe_source(source)
@@ -273,9 +358,23 @@ class TogetherAudioLoader(BaseLoader):
                 continue
             yield from documents
 
+    def _batch_results(
+        self, results: Sequence[list[Document] | BatchItemError]
+    ) -> Iterator[Document]:
+        for source, result in zip(self.sources, results, strict=True):
+            if isinstance(result, BatchError):
+                self._skip(source, result)
+                continue
+            yield from result
+
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Async :meth:`lazy_load`."""
         self.failures = []
+        if self.batch:
+            results = await self.parser.atranscribe_batch(self.sources, self.batch_options)
+            for document in self._batch_results(results):
+                yield document
+            return
         for source in self.sources:
             try:
                 documents = await self.parser.atranscribe_source(source)

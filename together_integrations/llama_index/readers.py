@@ -10,6 +10,11 @@ extractor for recordings::
 (``SimpleDirectoryReader`` prints and skips a file its extractor fails on unless
 ``raise_on_error=True``; pass it, so no recording disappears from the index silently.)
 
+With ``batch=True`` a list of URLs goes through one Batch API job instead of one request
+each; the Documents are the same, an item the job could not transcribe follows ``on_error``
+as a :class:`~together_integrations.batch.BatchItemError`, and local files (or ``fs=``) are
+refused: the Batch API fetches files by URL.
+
 Documents carry the timed segments (and words, speakers when asked) in their metadata.
 Those lists are kept out of the text that is embedded and shown to the LLM
 (``excluded_embed_metadata_keys`` / ``excluded_llm_metadata_keys``): they would swamp the
@@ -25,7 +30,7 @@ from typing import Any, Literal
 
 from llama_index.core.readers.base import BasePydanticReader
 from llama_index.core.schema import Document
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from together_integrations._exceptions import APIError
 from together_integrations._media import transcript_parts, transcription_body
@@ -33,6 +38,14 @@ from together_integrations._media_catalog import (
     DEFAULT_TRANSCRIPTION_MODEL,
     MediaInputError,
     check_audio_file,
+)
+from together_integrations.batch import BatchError, BatchItemError, BatchPlan
+from together_integrations.batch._audio import (
+    arun_audio_batch,
+    check_batch_options,
+    plan_audio_batch,
+    require_urls,
+    run_audio_batch,
 )
 from together_integrations.llama_index._common import ClientSettingsMixin
 from together_integrations.schemas import Transcription, TranscriptionRequest, TranslationRequest
@@ -75,6 +88,11 @@ class TogetherAudioReader(ClientSettingsMixin, BasePydanticReader):
         diarize, min_speakers, max_speakers: Speaker labels (transcription only).
         on_error: For lists of files: ``raise`` (default) or ``skip_with_warning`` (warn,
             record in :attr:`failures`, go on).
+        batch: Send the URLs of each call through one Batch API job (URLs only).
+        batch_options: Tunes it: :class:`~together_integrations.batch.BatchRun` settings
+            (``store``, ``retry``, ``online_fallback``, ``clock``, ``poll_interval``,
+            ``max_interval``) and ``results()`` ones (``timeout``, ``on_progress``,
+            ``show_progress``).
         api_key, base_url, timeout, max_retries, transport...: Client settings, as on every
             LlamaIndex class of this package.
     """
@@ -102,6 +120,15 @@ class TogetherAudioReader(ClientSettingsMixin, BasePydanticReader):
     failures: list[tuple[str, Any]] = Field(
         default_factory=list, exclude=True, description="(source, error) of skipped files."
     )
+    batch: bool = Field(default=False, description="One Batch API job per call (URLs only).")
+    batch_options: dict[str, Any] = Field(
+        default_factory=dict, exclude=True, description="BatchRun and results() settings."
+    )
+
+    @field_validator("batch_options")
+    @classmethod
+    def _known_batch_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_batch_options(value)
 
     @classmethod
     def class_name(cls) -> str:
@@ -180,6 +207,56 @@ class TogetherAudioReader(ClientSettingsMixin, BasePydanticReader):
             result = await audio.atranscribe(file, form, options)
         return self._documents(result, str(source), extra_info)
 
+    def _batch_plan(self, sources: Sequence[AudioSource], fs: Any) -> tuple[BatchPlan, list[str]]:
+        if fs is not None:
+            raise MediaInputError(
+                "fs=... reads files here, but with batch=True the Batch API fetches every "
+                "file by URL itself: pass URLs without fs=, or use batch=False.",
+                argument="fs",
+                value=type(fs).__name__,
+                allowed="no fs with batch=True",
+            )
+        urls = require_urls(sources, argument="file")
+        for url in urls:
+            check_audio_file(url, self.model)
+        return plan_audio_batch(urls, self._form()), urls
+
+    def _batch_documents(
+        self,
+        results: Sequence[Transcription | BatchItemError],
+        urls: Sequence[str],
+        extra_info: dict[str, Any] | None,
+    ) -> Iterator[Document]:
+        for url, result in zip(urls, results, strict=True):
+            if isinstance(result, BatchError):
+                self._skip(url, result)
+                continue
+            yield from self._documents(result, url, extra_info)
+
+    def _load_batch(
+        self, sources: Sequence[AudioSource], extra_info: dict[str, Any] | None, fs: Any
+    ) -> Iterator[Document]:
+        plan, urls = self._batch_plan(sources, fs)
+        results = run_audio_batch(
+            self._get_transport(),
+            plan,
+            request_options=self._request_options(),
+            batch_options=self.batch_options,
+        )
+        yield from self._batch_documents(results, urls, extra_info)
+
+    async def _aload_batch(
+        self, sources: Sequence[AudioSource], extra_info: dict[str, Any] | None, fs: Any
+    ) -> list[Document]:
+        plan, urls = self._batch_plan(sources, fs)
+        results = await arun_audio_batch(
+            self._get_transport(),
+            plan,
+            request_options=self._request_options(),
+            batch_options=self.batch_options,
+        )
+        return list(self._batch_documents(results, urls, extra_info))
+
     @staticmethod
     def _sources(file: AudioSource | Sequence[AudioSource]) -> list[AudioSource]:
         if isinstance(file, (str, Path, PurePosixPath)):
@@ -208,8 +285,12 @@ class TogetherAudioReader(ClientSettingsMixin, BasePydanticReader):
 
         ``extra_info`` (what ``SimpleDirectoryReader`` passes: file name, size...) is merged
         into each Document's metadata; ``fs`` is an fsspec filesystem to read paths from.
+        With ``batch=True``, every URL goes through one batch job first.
         """
         self.failures = []
+        if self.batch:
+            yield from self._load_batch(self._sources(file), extra_info, fs)
+            return
         for source in self._sources(file):
             try:
                 documents = self._one(source, extra_info, fs)
@@ -235,6 +316,8 @@ class TogetherAudioReader(ClientSettingsMixin, BasePydanticReader):
     ) -> list[Document]:
         """Async :meth:`load_data`."""
         self.failures = []
+        if self.batch:
+            return await self._aload_batch(self._sources(file), extra_info, fs)
         documents: list[Document] = []
         for source in self._sources(file):
             try:
