@@ -44,9 +44,11 @@ server's message and code; the items of a job that failed as a whole to a
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -439,6 +441,10 @@ class BatchRun:
     def _outcome_of(self, job: JobRecord, lines: Iterable[str]) -> dict[int, Any]:
         """Map a terminal job's output and error lines back to input positions; fill the
         items in neither file. Values are response bodies or :class:`BatchItemError`."""
+        with paused_cycle_collector():
+            return self._map_lines(job, lines)
+
+    def _map_lines(self, job: JobRecord, lines: Iterable[str]) -> dict[int, Any]:
         wanted = set(job.indices())
         found: dict[int, Any] = {}
         expected = self._expected_ids(job)
@@ -1099,6 +1105,24 @@ class BatchRun:
 
 
 # ------------------------------------------------------------------------ helpers
+
+
+@contextlib.contextmanager
+def paused_cycle_collector() -> Iterator[None]:
+    """Decode a result file without the cycle collector.
+
+    Decoding JSON makes a dozen containers per line and never a reference cycle, so the
+    collector has nothing to find in them; left on, it walks the whole (growing) heap again
+    and again while 50,000 answers are decoded, a third of the time spent. Only pauses,
+    never turns on a collector the caller had turned off; refcounting frees as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Deadline:

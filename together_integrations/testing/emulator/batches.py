@@ -26,6 +26,7 @@ Scripting, per job (the next created job matching ``when`` takes the script)::
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -289,6 +290,8 @@ class Batches:
         limit = min(now, end)
         wire = self._emu.wire
         indent, wire.indent = wire.indent, False  # bodies parsed again at once: no indenting
+        collecting = gc.isenabled()
+        gc.disable()  # lines make no reference cycles; the collector would walk every line
         try:
             while job.done < len(job.lines) and (
                 job.finish_time(job.done) <= limit or (final == "COMPLETED" and now >= end)
@@ -297,6 +300,8 @@ class Batches:
                 job.done += 1
         finally:
             wire.indent = indent
+            if collecting:
+                gc.enable()
         if now >= end:
             self._finish(job, final, end)
         else:
