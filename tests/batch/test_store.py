@@ -10,6 +10,7 @@ import pytest
 
 from together_integrations.batch import BatchManifestError
 from together_integrations.batch._store import (
+    BatchResultStore,
     BatchStore,
     DirectoryStore,
     JobRecord,
@@ -111,3 +112,27 @@ def test_the_default_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     )
     monkeypatch.setenv("TOGETHER_BATCH_DIR", str(tmp_path / "explicit"))
     assert DirectoryStore().path == tmp_path / "explicit"
+
+
+@pytest.mark.parametrize("kind", ["directory", "memory"])
+def test_results_are_kept_per_run_and_a_record_cut_short_is_skipped(
+    tmp_path: Path, kind: str
+) -> None:
+    store: DirectoryStore | MemoryStore = (
+        DirectoryStore(tmp_path) if kind == "directory" else MemoryStore()
+    )
+    assert isinstance(store, BatchResultStore) and store.load_results(KEY) == []
+    store.append_result(KEY, {"index": 4, "body": {"text": "héllo"}})
+    store.append_result(KEY, {"index": 9, "error": {"message": "boom", "code": "server_error"}})
+    store.append_result("f" * 32, {"index": 0, "body": None})
+    if kind == "directory":
+        with open(tmp_path / f"{KEY}.online.jsonl", "ab") as out:
+            out.write(b'{"index": 5, "bo')  # a crash mid-write
+    assert store.load_results(KEY) == [
+        {"index": 4, "body": {"text": "héllo"}},
+        {"index": 9, "error": {"message": "boom", "code": "server_error"}},
+    ]
+    store.delete(KEY)
+    assert store.load_results(KEY) == [] and len(store.load_results("f" * 32)) == 1
+    with pytest.raises(BatchManifestError):
+        store.append_result("../escape", {"index": 0})
