@@ -715,6 +715,7 @@ class BatchCall:
     stop: list[str] | None
     kwargs: dict[str, Any]
     structured: dict[str, Any] | None
+    worker: ChatTogether
     run: TogetherBatchRun | None = None
     batch_ids: list[str | None] = field(default_factory=list)
 
@@ -736,7 +737,11 @@ class BatchCall:
             _Item(i, _normalize_messages(llm._convert_input(value).to_messages()), configs[i])
             for i, value in enumerate(inputs)
         ]
-        return cls(llm, items, stop, call, structured)
+        # LangChain's cache step also takes a rate limiter's token before each miss; a batch
+        # sends a handful of requests whatever its size, so the stages run on a copy without
+        # it (the limiter is not part of the cache key).
+        worker = llm if llm.rate_limiter is None else llm.model_copy(update={"rate_limiter": None})
+        return cls(llm, items, stop, call, structured, worker)
 
     # ------------------------------------------------------------- decisions
 
@@ -815,7 +820,7 @@ class BatchCall:
         for item in self.items:
             token = STAGE.set(_Collect())
             try:
-                self.llm._generate_with_cache(
+                self.worker._generate_with_cache(
                     item.messages, stop=self.stop, run_manager=None, **self.kwargs
                 )
             except BaseException as exc:
@@ -851,7 +856,7 @@ class BatchCall:
     ) -> AIMessage | Exception:
         token = STAGE.set(answer)
         try:
-            result = self.llm._generate_with_cache(
+            result = self.worker._generate_with_cache(
                 item.messages, stop=self.stop, run_manager=run_manager, **self.kwargs
             )
         except Exception as exc:
@@ -895,7 +900,7 @@ class BatchCall:
         for item in self.items:
             token = STAGE.set(_Collect())
             try:
-                await self.llm._agenerate_with_cache(
+                await self.worker._agenerate_with_cache(
                     item.messages, stop=self.stop, run_manager=None, **self.kwargs
                 )
             except BaseException as exc:
@@ -933,7 +938,7 @@ class BatchCall:
     ) -> AIMessage | Exception:
         token = STAGE.set(answer)
         try:
-            result = await self.llm._agenerate_with_cache(
+            result = await self.worker._agenerate_with_cache(
                 item.messages, stop=self.stop, run_manager=run_manager, **self.kwargs
             )
         except Exception as exc:

@@ -389,7 +389,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             return None
         from together_integrations.langchain.batch import resolve_store
 
-        return resolve_store(value)
+        try:
+            return resolve_store(value)
+        except TypeError as exc:  # pydantic reports ValueErrors as validation errors
+            raise ValueError(str(exc)) from exc
 
     @model_validator(mode="after")
     def _check_batch_api(self) -> ChatTogether:
