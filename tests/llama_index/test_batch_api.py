@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from llama_index.core.base.llms.types import ChatResponse, ThinkingBlock, ToolCallBlock
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
-from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent, LLMChatStartEvent
 from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
+from llama_index_instrumentation import get_dispatcher
 
 from together_integrations import TogetherConfigError
 from together_integrations.batch import (
@@ -129,6 +129,12 @@ def test_each_line_is_the_body_the_online_chat_sends(
     assert all(body["stream"] is False for body in online)  # the only field a batch drops
 
 
+def batch_with_tools(llm: TogetherLLM, mode: str, tools: Any, inputs: Any, **kwargs: Any) -> Any:
+    if mode == "sync":
+        return llm.batch_chat_with_tools(tools, inputs, **kwargs)
+    return asyncio.run(llm.abatch_chat_with_tools(tools, inputs, **kwargs))
+
+
 def test_tool_calls_and_reasoning_through_a_batch_equal_the_online_response(
     emu: TogetherEmulator, clock: VirtualClock, store: DirectoryStore, mode: str
 ) -> None:
@@ -139,31 +145,41 @@ def test_tool_calls_and_reasoning_through_a_batch_equal_the_online_response(
     tool = FunctionTool.from_defaults(fn=add)
     emu.reply(
         reasoning="the user wants a sum",
-        tool_calls=[{"name": "add", "arguments": {"a": 2, "b": 3}, "id": "call_1"}],
+        tool_calls=[
+            {"name": "add", "arguments": {"a": 2, "b": 3}, "id": "call_1"},
+            {"name": "add", "arguments": {"a": 3, "b": 2}, "id": "call_2"},
+        ],
         usage={"prompt_tokens": 30, "completion_tokens": 9, "total_tokens": 39},
         times=None,
     )
     llm = make_llm(emu, model="openai/gpt-oss-20b")
     messages = [ChatMessage(role="user", content="What is 2 + 3?")]
     online = llm.chat_with_tools([tool], chat_history=messages, tool_required=True)
-    # The same request fields chat_with_tools sends, as batch_chat kwargs.
-    spec = tool.metadata.to_openai_tool(skip_length_check=True)
-    (batched,) = batch_chat(
+    (batched,) = batch_with_tools(
+        llm, mode, [tool], [messages], tool_required=True, store=store, clock=clock
+    )
+    # The same request fields as plain batch_chat kwargs: the same body, unchecked calls.
+    (raw,) = batch_chat(
         llm,
         mode,
         [messages],
         store=store,
         clock=clock,
-        tools=[spec],
+        max_tokens=None,  # None means unset, as online: the same body, so the same run
+        tools=[tool.metadata.to_openai_tool(skip_length_check=True)],
         tool_choice="required",
         parallel_tool_calls=False,
     )
     online_body = next(r.json for r in emu.requests if r.path == "/v1/chat/completions")
-    assert input_lines(emu)[0]["body"] == {k: v for k, v in online_body.items() if k != "stream"}
+    assert [line["body"] for line in input_lines(emu)] == [
+        {k: v for k, v in online_body.items() if k != "stream"}
+    ]
+    assert count(emu, "POST", BATCHES) == 1  # the second call found the first run
     assert batched.message == online.message
     calls = [b for b in batched.message.blocks if isinstance(b, ToolCallBlock)]
     thinking = [b for b in batched.message.blocks if isinstance(b, ThinkingBlock)]
     assert [(c.tool_name, c.tool_kwargs) for c in calls] == [("add", {"a": 2, "b": 3})]
+    assert len([b for b in raw.message.blocks if isinstance(b, ToolCallBlock)]) == 2
     assert thinking[0].content == "the user wants a sum"
     selections = llm.get_tool_calls_from_response(batched)
     assert [(s.tool_id, s.tool_kwargs) for s in selections] == [("call_1", {"a": 2, "b": 3})]
@@ -403,6 +419,8 @@ def test_requests_a_batch_cannot_carry_are_refused_before_upload(
         llm.batch_chat([questions(1)[0], "hello"], store=store)  # type: ignore[list-item]
     with pytest.raises(TypeError, match="list of inputs"):
         llm.batch_chat("hello", store=store)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one conversation per input"):
+        llm.batch_chat_with_tools([], questions(1), chat_history=questions(1)[0], store=store)
     with pytest.raises(BatchEndpointError, match="/completions"):
         make_llm(emu, "mistralai/Mixtral-8x7B-v0.1").batch_chat(questions(1), store=store)
     with pytest.warns(UserWarning, match="default_headers of this TogetherLLM"):
@@ -434,21 +452,30 @@ def test_the_documented_judge_batch_matches_the_online_evaluator(
         emu.reply(
             verdict, when=lambda body, a=answer: a in body["messages"][-1]["content"], times=None
         )
+    refused = ("Boiling point of water at sea level?", "100 C", "100 degrees Celsius")
+    emu.fail(
+        "status",
+        status=400,
+        message="Input validation error: prompt flagged",
+        when=lambda body: refused[1] in str(body.get("messages")),
+    )
     namespace: dict[str, Any] = {}
     exec(compile(_documented_example(), str(DOC), "exec"), namespace)
     judge = make_llm(emu)
-    results = namespace["judge_correctness"](judge, samples, store=store, clock=clock)
-    assert count(emu, "POST", BATCHES) == 1
-    assert [(r.score, r.passing, r.feedback) for r in results] == [
+    results = namespace["judge_correctness"](judge, [*samples, refused], store=store, clock=clock)
+    assert count(emu, "POST", BATCHES) == 1  # one batch, no follow-up for a 400
+    assert [(r.score, r.passing, r.feedback) for r in results[:3]] == [
         (5.0, True, "Exact."),
         (1.0, False, "Wrong sum."),
         (4.5, True, "Ok."),
     ]
+    assert results[3].invalid_result and results[3].passing is None
+    assert results[3].invalid_reason == "Input validation error: prompt flagged"
     # The online evaluator sends the same judge prompts and reaches the same verdicts.
     evaluator = CorrectnessEvaluator(llm=judge)
     online = [evaluator.evaluate(query=q, response=a, reference=ref) for q, a, ref in samples]
     assert [(r.score, r.passing, r.feedback) for r in online] == [
-        (r.score, r.passing, r.feedback) for r in results
+        (r.score, r.passing, r.feedback) for r in results[:3]
     ]
     sent_online = [r.json["messages"] for r in emu.requests if r.path == "/v1/chat/completions"]
-    assert [line["body"]["messages"] for line in input_lines(emu)] == sent_online
+    assert [line["body"]["messages"] for line in input_lines(emu)][:3] == sent_online

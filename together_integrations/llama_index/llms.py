@@ -43,7 +43,13 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from together_integrations._catalog import ModelCapabilities, get_model_capabilities
 from together_integrations._jobs import Clock
-from together_integrations.batch import BatchItemError, BatchLimits, BatchRunStatus, BatchStore
+from together_integrations.batch import (
+    BatchItemError,
+    BatchLimits,
+    BatchResultsError,
+    BatchRunStatus,
+    BatchStore,
+)
 from together_integrations.llama_index._common import (
     ClientSettingsMixin,
     log_guessed_capabilities,
@@ -824,6 +830,163 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             on_progress=on_progress,
             show_progress=show_progress,
         )
+
+    @overload
+    def batch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: Literal[False] = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse]: ...
+
+    @overload
+    def batch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: bool,
+        **kwargs: Any,
+    ) -> list[ChatResponse | BatchItemError]: ...
+
+    def batch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[ChatResponse] | list[ChatResponse | BatchItemError]:
+        """``chat_with_tools`` over many inputs (each the ``chat_history``) through the
+        Batch API: the same tool specs and ``tool_choice`` in every request, and the same
+        check of each response (one tool call unless ``allow_parallel_tool_calls``).
+
+        Args:
+            tools: The tools offered in every request.
+            inputs: One conversation per request.
+            allow_parallel_tool_calls, tool_required, tool_choice, strict: As for
+                ``chat_with_tools``.
+            return_exceptions: As for :meth:`batch_chat`.
+            kwargs: :meth:`batch_chat` options (``store``, ``timeout``...) and request fields.
+
+        Raises:
+            BatchResultsError: as for :meth:`batch_chat` (its ``.results`` checked too).
+        """
+        prepared = self._batch_tool_kwargs(
+            tools, allow_parallel_tool_calls, tool_required, tool_choice, strict, kwargs
+        )
+        results = self.batch_chat(inputs, return_exceptions=True, **prepared)
+        return self._batch_tool_results(
+            results, tools, allow_parallel_tool_calls, return_exceptions
+        )
+
+    @overload
+    async def abatch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: Literal[False] = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse]: ...
+
+    @overload
+    async def abatch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: bool,
+        **kwargs: Any,
+    ) -> list[ChatResponse | BatchItemError]: ...
+
+    async def abatch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[ChatResponse] | list[ChatResponse | BatchItemError]:
+        """Async :meth:`batch_chat_with_tools`."""
+        prepared = self._batch_tool_kwargs(
+            tools, allow_parallel_tool_calls, tool_required, tool_choice, strict, kwargs
+        )
+        results = await self.abatch_chat(inputs, return_exceptions=True, **prepared)
+        return self._batch_tool_results(
+            results, tools, allow_parallel_tool_calls, return_exceptions
+        )
+
+    def _batch_tool_kwargs(
+        self,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool,
+        tool_required: bool,
+        tool_choice: str | dict[str, Any] | None,
+        strict: bool | None,
+        kwargs: dict[str, Any],
+    ) -> dict[str, Any]:
+        if "chat_history" in kwargs or "user_msg" in kwargs:
+            raise ValueError(
+                "batch_chat_with_tools takes one conversation per input in inputs; drop "
+                "chat_history= / user_msg=."
+            )
+        prepared = self._prepare_chat_with_tools(
+            tools,
+            allow_parallel_tool_calls=allow_parallel_tool_calls,
+            tool_required=tool_required,
+            tool_choice=tool_choice,
+            strict=strict,
+            **kwargs,
+        )
+        prepared.pop("messages")
+        return prepared
+
+    def _batch_tool_results(
+        self,
+        results: list[ChatResponse | BatchItemError],
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool,
+        return_exceptions: bool,
+    ) -> list[ChatResponse | BatchItemError]:
+        checked = [
+            self._validate_chat_with_tools_response(
+                r, tools, allow_parallel_tool_calls=allow_parallel_tool_calls
+            )
+            if isinstance(r, ChatResponse)
+            else r
+            for r in results
+        ]
+        errors = {i: r for i, r in enumerate(checked) if isinstance(r, BatchItemError)}
+        if errors and not return_exceptions:
+            raise BatchResultsError(checked, errors)
+        return checked
 
     # --------------------------------------------------------------- tools
 
