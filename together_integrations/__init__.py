@@ -30,6 +30,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._jobs import Clock, PollPolicy, SystemClock
+from ._journal import EmbeddingJournal, SupportsEmbeddingJournal
 from ._streaming import AsyncStream, ServerSentEvent, SSEDecoder, Stream
 from ._transport import RequestOptions, TogetherTransport
 from ._version import __version__
@@ -53,6 +54,7 @@ __all__ = [
     "BadRequestError",
     "Clock",
     "ConflictError",
+    "EmbeddingJournal",
     "InsufficientCreditsError",
     "InternalServerError",
     "JobError",
@@ -69,6 +71,7 @@ __all__ = [
     "SSEDecoder",
     "ServerSentEvent",
     "Stream",
+    "SupportsEmbeddingJournal",
     "SystemClock",
     "TogetherConfigError",
     "TogetherDedicatedEndpoints",
