@@ -416,7 +416,9 @@ class TogetherEmulator:
                 model = request.body.get("model")
                 if not model:
                     return self.wire.error(400, "Invalid request", param="model")
-                # An endpoint's name answers only while it is STARTED, however it got there.
+                # An endpoint's name answers only while it is STARTED, however it got there
+                # (an idle one may have stopped by itself); a request keeps it awake.
+                self.endpoints.touch(str(model))
                 self.endpoints.sync()
                 if model not in self.models:
                     unavailable = self._resolve_model(str(model))
