@@ -3,7 +3,8 @@
 ::
 
     TogetherError
-    ├── TogetherConfigError              bad settings, raised before any request
+    ├── TogetherConfigError              bad settings, raised before any request (a ValueError)
+    │   └── MediaInputError              a media argument refused: argument, value, allowed
     ├── JobError                         a server-side job (batch, fine-tune, video, endpoint)
     │   ├── JobFailedError               ended failed/error/expired/cancelled: reason, job
     │   └── JobTimeoutError              still running when the wait ran out: the last job state
@@ -48,6 +49,7 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
+    "MediaInputError",
     "NonServerlessModelError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -64,6 +66,39 @@ class TogetherError(Exception):
 
 class TogetherConfigError(TogetherError, ValueError):
     """The client is misconfigured (no API key, an unsafe base URL...)."""
+
+
+class MediaInputError(TogetherConfigError):
+    """An argument of a media request that cannot succeed, refused before any request.
+
+    Also a ``ValueError``. The message names the argument, the value and what is allowed.
+
+    Attributes:
+        argument: The argument's name (``width``, ``voice``, ``file``...).
+        value: The value given.
+        allowed: What would be accepted, in words (``"1 to 12"``, ``"tara, leah"``...).
+    """
+
+    def __init__(self, message: str, *, argument: str, value: Any, allowed: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.argument = argument
+        self.value = value
+        self.allowed = allowed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields: rebuilt from the state, so the error survives a pickle (a
+        # worker process, a cache) like the API errors do.
+        return (_rebuild_media_error, (type(self), self.__dict__.copy(), self.args))
+
+
+def _rebuild_media_error(
+    cls: type[MediaInputError], state: dict[str, Any], args: tuple[Any, ...]
+) -> MediaInputError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
 
 
 class JobError(TogetherError):

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from ._exceptions import TogetherConfigError
+# MediaInputError lives in the error tree (``_exceptions``); re-exported here, where it was first.
+from ._exceptions import MediaInputError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -69,25 +70,6 @@ SPEECH_LANGUAGES: frozenset[str] = frozenset(
 """``language`` values of ``POST /audio/speech`` (spec)."""
 
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-
-
-class MediaInputError(TogetherConfigError):
-    """An argument of a media request that cannot succeed, refused before any request.
-
-    Also a ``ValueError``. The message names the argument, the value and what is allowed.
-
-    Attributes:
-        argument: The argument's name (``width``, ``voice``, ``file``...).
-        value: The value given.
-        allowed: What would be accepted, in words (``"1 to 12"``, ``"tara, leah"``...).
-    """
-
-    def __init__(self, message: str, *, argument: str, value: Any, allowed: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.argument = argument
-        self.value = value
-        self.allowed = allowed
 
 
 def _refuse(argument: str, value: Any, allowed: str, why: str = "") -> MediaInputError:

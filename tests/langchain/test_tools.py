@@ -126,7 +126,11 @@ def test_url_images_without_output_dir_give_the_url(transport: TogetherTransport
     ],
 )
 def test_bad_image_arguments_are_refused_before_any_request(
-    mode: str, emu: TogetherEmulator, transport: TogetherTransport, args: dict[str, Any], allowed: str
+    mode: str,
+    emu: TogetherEmulator,
+    transport: TogetherTransport,
+    args: dict[str, Any],
+    allowed: str,
 ) -> None:
     tool = TogetherImageGenerationTool(transport=transport)
     with pytest.raises(LCMediaInputError) as info:
@@ -389,9 +393,7 @@ def test_an_agent_starts_a_video_and_checks_it_later(emu: TogetherEmulator) -> N
     emu.reply("I started your video.")
     agent = create_agent(ChatTogether(model=CHAT, transport=transport), tools=tools)
     first = agent.invoke({"messages": [("user", "Make a fox video.")]})
-    video_id = next(m for m in first["messages"] if isinstance(m, ToolMessage)).artifact[
-        "video_id"
-    ]
+    video_id = next(m for m in first["messages"] if isinstance(m, ToolMessage)).artifact["video_id"]
     emu.clock.advance(3600)  # type: ignore[attr-defined]
     emu.reply(tool_calls=[{"name": "together_video_status", "arguments": {"video_id": video_id}}])
     emu.reply("Your video is ready.")

@@ -190,9 +190,7 @@ def test_start_and_check_video_do_not_block(
     match = re.search(r"video_\w+", started.text)
     assert match is not None
     video_id = match.group(0)
-    (running,) = run(
-        mode, lambda: spec.check_video(video_id), lambda: spec.acheck_video(video_id)
-    )
+    (running,) = run(mode, lambda: spec.check_video(video_id), lambda: spec.acheck_video(video_id))
     assert isinstance(running, TextBlock) and "still queued" in running.text
     emu.clock.advance(3600)  # type: ignore[attr-defined]
     _, video = run(mode, lambda: spec.check_video(video_id), lambda: spec.acheck_video(video_id))
@@ -251,7 +249,9 @@ def test_function_agent_makes_an_image_and_speaks(
         assert len(text) < 1024 and BASE64_RUN.search(text) is None
 
 
-def test_react_agent_reads_the_tool_text(emu: TogetherEmulator, transport: TogetherTransport) -> None:
+def test_react_agent_reads_the_tool_text(
+    emu: TogetherEmulator, transport: TogetherTransport
+) -> None:
     spec = TogetherImageGenerationToolSpec(transport=transport)
     emu.reply(
         "Thought: I need an image.\nAction: generate_image\n"

@@ -101,7 +101,9 @@ def test_a_prompt_over_the_limit_says_the_limit() -> None:
         ({"n": True}, "n", "an integer"),
     ],
 )
-def test_image_limits_of_flux_schnell(arguments: dict[str, Any], argument: str, allowed: str) -> None:
+def test_image_limits_of_flux_schnell(
+    arguments: dict[str, Any], argument: str, allowed: str
+) -> None:
     error = refused(lambda: check_image(FLUX, **arguments))
     assert error.argument == argument and allowed in str(error)
     assert error.allowed is not None and allowed in error.allowed
@@ -237,7 +239,9 @@ def test_save_into_a_directory_uses_a_content_hashed_name(
     assert again == saved and sorted(p.name for p in tmp_path.iterdir()) == [saved.name]
 
 
-def test_save_to_a_file_path_creates_its_folder(tmp_path: Path, transport: TogetherTransport) -> None:
+def test_save_to_a_file_path_creates_its_folder(
+    tmp_path: Path, transport: TogetherTransport
+) -> None:
     (image,) = generate(transport, response_format="base64")
     target = tmp_path / "out" / "fox.jpg"
     assert image.save(target) == target and target.read_bytes() == image.bytes()
@@ -295,7 +299,9 @@ def test_wav_duration_from_the_header() -> None:
     assert audio.duration == 0.5 and audio.mime_type == "audio/wav" and audio.extension == ".wav"
 
 
-def test_speech_from_the_emulator_saves_as_wav(tmp_path: Path, transport: TogetherTransport) -> None:
+def test_speech_from_the_emulator_saves_as_wav(
+    tmp_path: Path, transport: TogetherTransport
+) -> None:
     response = transport.audio.speech({"model": ORPHEUS, "input": "Hello there.", "voice": "tara"})
     audio = SpeechAudio(data=response.content, model=ORPHEUS, voice="tara", text="Hello there.")
     assert audio.duration is not None and audio.duration > 0
