@@ -94,6 +94,30 @@ def input_lines(emu: TogetherEmulator) -> list[dict[str, Any]]:
     return lines
 
 
+class Recorder(BaseEventHandler):
+    events: list[Any] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "BatchRecorder"
+
+    def handle(self, event: Any, **kwargs: Any) -> None:
+        if isinstance(event, LLMChatStartEvent | LLMChatEndEvent):
+            self.events.append(event)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    handler = Recorder()
+    handler.events = []
+    root = get_dispatcher()
+    root.add_event_handler(handler)
+    try:
+        yield handler
+    finally:
+        root.event_handlers.remove(handler)
+
+
 def test_1000_inputs_take_fewer_than_10_requests_and_come_back_in_input_order(
     emu: TogetherEmulator, clock: VirtualClock, store: DirectoryStore, mode: str
 ) -> None:
@@ -279,7 +303,7 @@ def test_the_same_inputs_on_the_same_store_resume_without_a_second_create(
 
 
 def test_submit_returns_once_created_and_a_fresh_object_loads_the_run(
-    emu: TogetherEmulator, clock: VirtualClock, tmp_path: Path, mode: str
+    emu: TogetherEmulator, clock: VirtualClock, tmp_path: Path, mode: str, recorder: Recorder
 ) -> None:
     emu.batches.script(duration=600, validating=0)
     llm = make_llm(emu)
@@ -306,6 +330,12 @@ def test_submit_returns_once_created_and_a_fresh_object_loads_the_run(
     assert [r.message.content for r in responses] == [f"You said: row {i}" for i in range(5)]
     assert {r.additional_kwargs["batch_id"] for r in responses} == {job.id}
     assert count(emu, "POST", BATCHES) == 1
+    # Each object dispatches its own pairs; the loaded one knows no prompts.
+    starts = [e for e in recorder.events if isinstance(e, LLMChatStartEvent)]
+    ends = [e for e in recorder.events if isinstance(e, LLMChatEndEvent)]
+    assert len(starts) == 10 and len(ends) == 5
+    assert [e.messages for e in starts[5:]] == [[]] * 5
+    assert [e.response for e in ends] == responses
 
     with pytest.raises(TogetherConfigError, match="load it with a TogetherLLM"):
         TogetherLLMBatchRun.load(
@@ -326,30 +356,6 @@ def test_cancel_returns_what_finished_and_retryable_errors_for_the_rest(
     done = [r for r in results if isinstance(r, ChatResponse)]
     assert len(done) == 4 and all(r.message.content.startswith("You said") for r in done)
     assert all(r.retryable and r.code == "batch_cancelled" for r in results if r not in done)
-
-
-class Recorder(BaseEventHandler):
-    events: list[Any] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "BatchRecorder"
-
-    def handle(self, event: Any, **kwargs: Any) -> None:
-        if isinstance(event, LLMChatStartEvent | LLMChatEndEvent):
-            self.events.append(event)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    handler = Recorder()
-    handler.events = []
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    try:
-        yield handler
-    finally:
-        root.event_handlers.remove(handler)
 
 
 def test_one_event_pair_per_item_tagged_with_its_batch(
@@ -428,6 +434,18 @@ def test_requests_a_batch_cannot_carry_are_refused_before_upload(
             questions(1), store=store, clock=clock
         )
     assert count(emu, "POST", BATCHES) == 1
+
+
+def test_show_progress_without_tqdm_is_refused_before_upload(
+    emu: TogetherEmulator, store: DirectoryStore, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.raises(ImportError, match="pip install tqdm"):
+        batch_chat(make_llm(emu), mode, questions(2), store=store, show_progress=True)
+    assert emu.requests == []
 
 
 def _documented_example() -> str:

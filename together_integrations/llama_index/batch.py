@@ -23,6 +23,7 @@ its ``run_id`` alone, in another process.
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -57,7 +58,7 @@ from ._convert import chat_response_from_wire
 if TYPE_CHECKING:
     from .llms import TogetherLLM
 
-__all__ = ["BatchModelUnavailableError", "TogetherLLMBatchRun"]
+__all__ = ["BatchModelUnavailableError", "TogetherLLMBatchRun", "chat_bodies"]
 
 dispatcher = get_dispatcher(__name__)
 
@@ -151,6 +152,15 @@ def chat_bodies(
     return bodies
 
 
+def _check_progress_bar(show_progress: bool) -> None:
+    """Refuse ``show_progress=True`` without tqdm before anything is uploaded."""
+    if show_progress:
+        try:
+            importlib.import_module("tqdm.auto")
+        except ImportError as exc:
+            raise ImportError("show_progress=True draws a tqdm bar: pip install tqdm") from exc
+
+
 def _warn_unapplied_options(llm: TogetherLLM) -> None:
     unapplied = [
         name
@@ -178,11 +188,15 @@ class TogetherLLMBatchRun:
     ``astatus``, ``await_until_done``, ``aresults``, ``acancel``).
 
     Example:
-        >>> run = llm.submit_batch([[ChatMessage(role="user", content="Hi")]])  # doctest: +SKIP
-        >>> run.run_id                                   # keep it to resume elsewhere
-        >>> run.wait(on_progress=lambda s: print(s.progress_fraction))
-        >>> responses = run.results(return_exceptions=True)
-        >>> TogetherLLMBatchRun.load(run.run_id, llm=llm).results()   # another process
+        .. code-block:: python
+
+            run = llm.submit_batch([[ChatMessage(role="user", content="Hi")]])
+            run_id = run.run_id  # keep it to resume elsewhere
+            run.wait(on_progress=lambda status: print(status.progress_fraction))
+            responses = run.results(return_exceptions=True)
+
+            # another process, the same store:
+            responses = TogetherLLMBatchRun.load(run_id, llm=llm).results()
     """
 
     def __init__(
@@ -447,6 +461,7 @@ class TogetherLLMBatchRun:
             on_progress: Called after every look with the run's ``BatchRunStatus``.
             show_progress: Draw a tqdm bar over the run's requests (needs ``tqdm``).
         """
+        _check_progress_bar(show_progress)
         self.submit()
         return self._run.wait(timeout=timeout, on_progress=on_progress, show_progress=show_progress)
 
@@ -470,6 +485,7 @@ class TogetherLLMBatchRun:
                 once every item has resolved, it carries every ``ChatResponse``
                 (``.results``) and every error (``.errors``).
         """
+        _check_progress_bar(show_progress)
         self.submit()
         bodies = self._run.results(
             return_exceptions=True,
@@ -504,6 +520,7 @@ class TogetherLLMBatchRun:
         show_progress: bool = False,
     ) -> BatchRunStatus:
         """Async :meth:`wait`."""
+        _check_progress_bar(show_progress)
         await self.asubmit()
         return await self._run.await_until_done(
             timeout=timeout, on_progress=on_progress, show_progress=show_progress
@@ -518,6 +535,7 @@ class TogetherLLMBatchRun:
         show_progress: bool = False,
     ) -> list[ChatResponse | BatchItemError]:
         """Async :meth:`results`."""
+        _check_progress_bar(show_progress)
         await self.asubmit()
         bodies = await self._run.aresults(
             return_exceptions=True,

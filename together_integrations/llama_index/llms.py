@@ -622,10 +622,12 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             BatchEndpointError: the model is a language model served on ``/completions``.
 
         Example:
-            >>> run = llm.submit_batch([[ChatMessage(role="user", content="Hi")]])  # doctest: +SKIP
-            >>> run.wait(on_progress=print).finished
-            True
-            >>> run.results()[0].message.content
+            .. code-block:: python
+
+                run = llm.submit_batch([[ChatMessage(role="user", content="Hi")]])
+                print(run.run_id)  # TogetherLLMBatchRun.load(run_id, llm=llm) elsewhere
+                run.wait(on_progress=lambda status: print(status.progress_fraction))
+                print(run.results()[0].message.content)
         """
         run = TogetherLLMBatchRun.create(
             self,
@@ -742,13 +744,16 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
                 model (before anything is uploaded).
 
         Example:
-            >>> questions = ["What is 2+2?", "Capital of France?"]
-            >>> responses = llm.batch_chat(  # doctest: +SKIP
-            ...     [[ChatMessage(role="user", content=q)] for q in questions]
-            ... )
-            >>> [r.message.content for r in responses]
+            .. code-block:: python
+
+                questions = ["What is 2+2?", "Capital of France?"]
+                responses = llm.batch_chat(
+                    [[ChatMessage(role="user", content=q)] for q in questions]
+                )
+                print([r.message.content for r in responses])
         """
-        run = self.submit_batch(
+        run = TogetherLLMBatchRun.create(
+            self,
             inputs,
             store=store,
             retry=retry,
@@ -757,7 +762,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             limits=limits,
             **kwargs,
         )
-        return run.results(
+        return run.results(  # submits first
             return_exceptions=return_exceptions,
             timeout=timeout,
             on_progress=on_progress,
@@ -815,7 +820,8 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         **kwargs: Any,
     ) -> list[ChatResponse] | list[ChatResponse | BatchItemError]:
         """Async :meth:`batch_chat`."""
-        run = await self.asubmit_batch(
+        run = TogetherLLMBatchRun.create(
+            self,
             inputs,
             store=store,
             retry=retry,
@@ -824,7 +830,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             limits=limits,
             **kwargs,
         )
-        return await run.aresults(
+        return await run.aresults(  # submits first
             return_exceptions=return_exceptions,
             timeout=timeout,
             on_progress=on_progress,
