@@ -32,7 +32,7 @@ from together_integrations.batch import (
     plan_batch,
 )
 from together_integrations.llama_index import (
-    BatchModelUnavailableError,
+    BatchNotServedError,
     TogetherLLM,
     TogetherLLMBatchRun,
 )
@@ -409,7 +409,7 @@ def test_a_model_the_batch_api_does_not_serve_is_refused_before_upload(
     kwargs: dict[str, Any],
 ) -> None:
     llm = make_llm(emu, model)
-    with pytest.raises(BatchModelUnavailableError, match="does not serve deepseek-ai") as info:
+    with pytest.raises(BatchNotServedError, match="does not serve deepseek-ai") as info:
         batch_chat(llm, mode, questions(3), store=store, clock=clock, **kwargs)
     assert isinstance(info.value, TogetherConfigError) and info.value.model.startswith("deepseek")
     assert emu.requests == [] and not store.run_keys()
@@ -429,7 +429,7 @@ def test_requests_a_batch_cannot_carry_are_refused_before_upload(
         llm.batch_chat_with_tools([], questions(1), chat_history=questions(1)[0], store=store)
     with pytest.raises(BatchEndpointError, match="/completions"):
         make_llm(emu, "mistralai/Mixtral-8x7B-v0.1").batch_chat(questions(1), store=store)
-    with pytest.warns(UserWarning, match="default_headers of this TogetherLLM"):
+    with pytest.warns(UserWarning, match="do not carry this TogetherLLM's default_headers"):
         make_llm(emu, default_headers={"x-team": "a"}).batch_chat(
             questions(1), store=store, clock=clock
         )

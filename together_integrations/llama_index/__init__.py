@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 if TYPE_CHECKING:
     from ._convert import InvalidToolCallError
-    from .batch import BatchModelUnavailableError, TogetherLLMBatchRun
+    from .batch import BatchNotServedError, TogetherLLMBatchRun
     from .embeddings import TogetherEmbedding
     from .finetuning import TogetherFinetuneEngine
     from .llms import TogetherLLM
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "BatchModelUnavailableError",
+    "BatchNotServedError",
     "InvalidToolCallError",
     "TogetherAudioReader",
     "TogetherEmbedding",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 _MODULES = {
-    "BatchModelUnavailableError": "batch",
+    "BatchNotServedError": "batch",
     "InvalidToolCallError": "_convert",
     "TogetherEmbedding": "embeddings",
     "TogetherFinetuneEngine": "finetuning",

@@ -58,7 +58,7 @@ from ._convert import chat_response_from_wire
 if TYPE_CHECKING:
     from .llms import TogetherLLM
 
-__all__ = ["BatchModelUnavailableError", "TogetherLLMBatchRun", "chat_bodies"]
+__all__ = ["BatchNotServedError", "TogetherLLMBatchRun", "chat_bodies"]
 
 dispatcher = get_dispatcher(__name__)
 
@@ -68,7 +68,7 @@ _STREAM_KWARGS = ("stream", "stream_options")
 ProgressCallback = Callable[[BatchRunStatus], None]
 
 
-class BatchModelUnavailableError(BatchError, TogetherConfigError):
+class BatchNotServedError(BatchError, TogetherConfigError):
     """The model catalog says Together's Batch API does not serve this model (jobs for it
     fail as a whole); raised before anything is uploaded.
 
@@ -97,7 +97,7 @@ def _check_route(llm: TogetherLLM) -> None:
 
 def _check_model(model: str) -> None:
     if get_model_capabilities(model).batch_api is False:
-        raise BatchModelUnavailableError(
+        raise BatchNotServedError(
             f"Together's Batch API does not serve {model}: a batch job for it fails as a "
             "whole. Send these requests online (chat/achat), or pick a model the Batch API "
             "serves.",
@@ -112,7 +112,7 @@ def chat_bodies(
 
     Raises:
         BatchEndpointError: the model is served on ``/completions``.
-        BatchModelUnavailableError: the catalog says the Batch API does not serve a model.
+        BatchNotServedError: the catalog says the Batch API does not serve a model.
         TypeError: an input is not a sequence of ``ChatMessage``.
         ValueError: ``stream`` was asked for, or the request is invalid as online.
     """
@@ -161,17 +161,13 @@ def _check_progress_bar(show_progress: bool) -> None:
             raise ImportError("show_progress=True draws a tqdm bar: pip install tqdm") from exc
 
 
-def _warn_unapplied_options(llm: TogetherLLM) -> None:
-    unapplied = [
-        name
-        for name in ("timeout", "max_retries", "default_headers")
-        if getattr(llm, name) not in (None, {})
-    ]
-    if unapplied:
+def _warn_unsent_headers(llm: TogetherLLM) -> None:
+    if llm.default_headers:
         warnings.warn(
-            f"{', '.join(unapplied)} of this TogetherLLM apply to online requests only: the "
-            "Batch API calls (upload, create, poll, download) use the transport's own "
-            "settings. Pass transport=TogetherTransport(...) configured as needed.",
+            "The Batch API's upload and job requests do not carry this TogetherLLM's "
+            "default_headers (they go with online requests only); the inputs' bodies are sent "
+            "as built. Put body fields in additional_kwargs, or use chat/achat to send with "
+            "the headers.",
             UserWarning,
             stacklevel=4,
         )
@@ -233,7 +229,7 @@ class TogetherLLMBatchRun:
         """Plan a run of ``inputs`` (no request is sent; a stored run with the same inputs
         is found again). ``kwargs`` are request fields, as for ``chat``."""
         bodies = chat_bodies(llm, inputs, kwargs)
-        _warn_unapplied_options(llm)
+        _warn_unsent_headers(llm)
         plan = plan_batch(bodies, endpoint=_CHAT_ENDPOINT, limits=limits)
         run = BatchRun(
             plan,

@@ -617,7 +617,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             A :class:`~together_integrations.llama_index.batch.TogetherLLMBatchRun`.
 
         Raises:
-            BatchModelUnavailableError: the catalog says the Batch API does not serve the
+            BatchNotServedError: the catalog says the Batch API does not serve the
                 model (before anything is uploaded).
             BatchEndpointError: the model is a language model served on ``/completions``.
 
@@ -740,7 +740,7 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             BatchResultsError: some items failed and ``return_exceptions`` is false; raised
                 once every item has resolved, carrying every result (``.results``) and every
                 error (``.errors``).
-            BatchModelUnavailableError: the catalog says the Batch API does not serve the
+            BatchNotServedError: the catalog says the Batch API does not serve the
                 model (before anything is uploaded).
 
         Example:
