@@ -1,7 +1,8 @@
 """The media tools and loaders replayed from cassettes, the LangChain and the LlamaIndex one
 in each test: image generation (``TogetherImageGenerationTool`` / ``…ToolSpec``), speech
 (``TogetherTextToSpeechTool`` / ``…ToolSpec``, with their ``GET /voices`` check) and
-transcription (``TogetherAudioLoader`` / ``TogetherAudioReader``).
+transcription (``TogetherAudioLoader`` / ``TogetherAudioReader``) and video
+(``TogetherVideoGenerationTool`` / ``…ToolSpec``, on virtual time).
 
 Audio and image bodies are stored as a hash, a length and their first bytes; the audio
 uploads as multipart fields (the file part as a hash), so the same bytes must be sent.
@@ -16,22 +17,25 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
-from llama_index.core.base.llms.types import AudioBlock, ImageBlock, TextBlock
+from llama_index.core.base.llms.types import AudioBlock, ImageBlock, TextBlock, VideoBlock
 
 from together_integrations._media import clear_voice_cache
 from together_integrations.langchain import (
     TogetherAudioLoader,
     TogetherImageGenerationTool,
     TogetherTextToSpeechTool,
+    TogetherVideoGenerationTool,
 )
 from together_integrations.llama_index import (
     TogetherAudioReader,
     TogetherImageGenerationToolSpec,
     TogetherTextToSpeechToolSpec,
+    TogetherVideoGenerationToolSpec,
 )
+from together_integrations.testing import VirtualClock
 from together_integrations.testing.emulator.content import wav
 
-from ._replay import settings
+from ._replay import emulator, settings
 
 FLUX = "black-forest-labs/FLUX.1-schnell"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -104,3 +108,33 @@ def test_audio_loaders(together_target: dict[str, Any], tmp_path: Path) -> None:
     (doc,) = reader.load_data(recording)
     assert doc.text.strip() and doc.metadata["task"] == "translate"
     assert doc.metadata["source"] == str(recording)
+
+
+@pytest.mark.vcr
+def test_video_tools(together_target: dict[str, Any]) -> None:
+    """Veo by tool call (LangChain waits on a virtual clock), then LlamaIndex's start/check
+    pair: a job that is still running, then the finished video."""
+    emu = emulator(together_target)
+    if emu is not None:
+        emu.clock = VirtualClock(auto_advance=30)
+        emu.videos.script(queued=10, duration=90, times=2)
+    lc = TogetherVideoGenerationTool(
+        clock=VirtualClock(start=0), poll_interval=10, **settings(together_target)
+    )
+    message = tool_call(lc, prompt="a fox in snow", seconds=8)
+    assert isinstance(message.content, str) and "is ready" in message.content
+    (block,) = message.artifact
+    assert block["type"] == "video" and block["url"] in message.content
+    li = TogetherVideoGenerationToolSpec(**settings(together_target))
+    (started,) = li.start_video("a fox in snow")
+    assert isinstance(started, TextBlock)
+    video_id = next(w.strip(".,'\"") for w in started.text.split() if w.startswith("video_"))
+    (running,) = li.check_video(video_id)
+    assert isinstance(running, TextBlock) and "in_progress" in running.text
+    for _ in range(5):  # each look moves the emulator's clock 30 s on
+        blocks = li.check_video(video_id)
+        if len(blocks) == 2:
+            break
+    text, video = blocks
+    assert isinstance(text, TextBlock) and video_id in text.text
+    assert isinstance(video, VideoBlock) and video.url is not None
