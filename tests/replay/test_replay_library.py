@@ -22,6 +22,7 @@ from together_integrations.testing.cassettes import (
     find_secrets,
     host_matcher,
     json_body_matcher,
+    register,
     vcr_config,
 )
 
@@ -205,3 +206,19 @@ def test_host_matcher_ignores_the_host_only_for_the_emulator() -> None:
     host_matcher(vcr_request("GET", "https://api.together.xyz/v1/models"), live)
     with pytest.raises(AssertionError):
         host_matcher(vcr_request("GET", "https://api.together.ai/v1/models"), live)
+
+
+def test_a_changed_query_does_not_match() -> None:
+    from vcr import VCR
+    from vcr.matchers import requests_match
+
+    config = vcr_config()
+    recorder = VCR()
+    register(recorder)
+    matchers = recorder._get_matchers(tuple(config["match_on"]))
+    clean = config["before_record_request"]
+    recorded = clean(vcr_request("GET", "http://127.0.0.1:1/v1/hardware?model=a"))
+    same = clean(vcr_request("GET", "https://api.together.xyz/v1/hardware?model=a"))
+    other = clean(vcr_request("GET", "https://api.together.xyz/v1/hardware?model=b"))
+    assert requests_match(same, recorded, matchers)
+    assert not requests_match(other, recorded, matchers)

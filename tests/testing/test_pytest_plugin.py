@@ -67,5 +67,12 @@ def test_record_mode_rewrite_re_records_the_users_cassette(
     pytester.runpytest_subprocess(*run, "--record-mode=rewrite").assert_outcomes(passed=1)
     assert contents(pytester) == ["second"]
 
+    # Re-recording again (a new server, a new port) gives the same bytes: the loopback host
+    # is recorded as the emulator's placeholder host.
+    path = pytester.path / "cassettes" / "test_user" / "test_answer.yaml"
+    before = path.read_bytes()
+    pytester.runpytest_subprocess(*run, "--record-mode=rewrite").assert_outcomes(passed=1)
+    assert path.read_bytes() == before and b"127.0.0.1" not in before
+
     # And it replays with record mode none, against a host that is not the emulator's.
     pytester.runpytest_subprocess(*run).assert_outcomes(passed=1)
