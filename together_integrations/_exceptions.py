@@ -76,7 +76,7 @@ class MediaInputError(TogetherConfigError):
     Attributes:
         argument: The argument's name (``width``, ``voice``, ``file``...).
         value: The value given.
-        allowed: What would be accepted, in words (``"1 to 12"``, ``"tara, leah"``...).
+        allowed: What would be accepted, in words (``"1 to 50"``, ``"tara, leah"``...).
     """
 
     def __init__(self, message: str, *, argument: str, value: Any, allowed: str | None = None):
