@@ -58,7 +58,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if hasattr(config, "workerinput"):
         return
-    basetemp = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    factory = getattr(config, "_tmp_path_factory", None)  # absent with -p no:tmpdir
+    basetemp = factory.getbasetemp() if factory is not None else None
     system = Path(tempfile.gettempdir())
     private = Path(tempfile.mkdtemp(prefix="suite-tmp-"))
     config.stash[_TEMP] = {"system": system, "private": private, "basetemp": basetemp,
@@ -79,12 +80,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     tempfile.tempdir = None
     left = sorted(str(entry) for entry in state["private"].iterdir())
     left += sorted(str(entry) for entry in _our_names(state["system"]) - state["before"])
-    left += sorted(str(entry) for entry in state["basetemp"].rglob(".together-*"))
+    if state["basetemp"] is not None:
+        left += sorted(str(entry) for entry in state["basetemp"].rglob(".together-*"))
     shutil.rmtree(state["private"], ignore_errors=True)
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        lines = ["Temporary files remain after the suite:", *(f"  {name}" for name in left)]
-        for line in lines:
-            if reporter is not None:
-                reporter.write_line(line, red=True)
+        if reporter is not None:
+            reporter.write("\n")  # after the progress dots
+            reporter.write_sep("=", "temporary files remain after the suite", red=True)
+            for name in left:
+                reporter.write_line(f"  {name}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
