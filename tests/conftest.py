@@ -47,6 +47,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 _OURS = ("together-", ".together-")
 _TEMP = pytest.StashKey[dict[str, Any]]()
+_NESTED = "TOGETHER_TESTS_PRIVATE_TMPDIR"
 
 
 def _our_names(folder: Path) -> set[Path]:
@@ -56,7 +57,8 @@ def _our_names(folder: Path) -> set[Path]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
-    if hasattr(config, "workerinput"):
+    # An xdist worker, or a pytest a test runs in a subprocess: the outer session watches.
+    if hasattr(config, "workerinput") or os.environ.get(_NESTED):
         return
     factory = getattr(config, "_tmp_path_factory", None)  # absent with -p no:tmpdir
     basetemp = factory.getbasetemp() if factory is not None else None
@@ -64,7 +66,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     private = Path(tempfile.mkdtemp(prefix="suite-tmp-"))
     config.stash[_TEMP] = {"system": system, "private": private, "basetemp": basetemp,
                            "before": _our_names(system), "TMPDIR": os.environ.get("TMPDIR")}  # fmt: skip
-    os.environ["TMPDIR"] = str(private)
+    os.environ["TMPDIR"] = os.environ[_NESTED] = str(private)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
@@ -73,6 +75,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_TEMP, None)
     if state is None:
         return
+    os.environ.pop(_NESTED, None)
     if state["TMPDIR"] is None:
         os.environ.pop("TMPDIR", None)
     else:
