@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import pickle
 import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+import together_integrations
 from together_integrations import JobFailedError, NotFoundError, TogetherTransport
 from together_integrations._media import (
     GeneratedImage,
@@ -83,6 +85,15 @@ def refused(call: Callable[[], Any]) -> MediaInputError:
 def test_an_empty_prompt_is_refused(prompt: Any) -> None:
     error = refused(lambda: check_prompt(prompt))
     assert error.argument == "prompt" and "non-empty text" in str(error)
+
+
+def test_a_refusal_is_in_the_error_tree_and_survives_pickling() -> None:
+    error = refused(lambda: check_image(FLUX, n=9))
+    assert isinstance(error, together_integrations.TogetherConfigError)
+    assert MediaInputError is together_integrations.MediaInputError
+    back = pickle.loads(pickle.dumps(error))
+    assert (type(back), str(back), back.argument, back.value, back.allowed) == (
+        MediaInputError, str(error), "n", 9, "1 to 4")  # fmt: skip
 
 
 def test_a_prompt_over_the_limit_says_the_limit() -> None:
