@@ -13,6 +13,10 @@ refused argument raises :class:`LCMediaInputError`, which is our ``MediaInputErr
 ``ValueError``) and LangChain's ``ToolException``, so ``handle_tool_error=True`` hands the
 message, which says what is allowed, back to the model to try again. API errors are the
 ``langchain_core`` twins of ours (``_errors``).
+
+What the tools do (checks, requests, polling, saving, the text the model reads) is written
+once, for both frameworks, in ``together_integrations._media_tools``; this module only turns
+its outcomes into a tool's ``(content, artifact)`` and maps the errors.
 """
 
 from __future__ import annotations
@@ -156,7 +160,8 @@ def _answer(outcome: MediaOutcome) -> tuple[str, list[dict[str, Any]]]:
 
 
 class _TogetherMediaTool(TogetherClientSettings, BaseTool):
-    """What the media tools share: client settings, the answer form, saving."""
+    """What the media tools share: client settings, the answer form, and one call path onto
+    the framework-neutral core (``_action``: which core method a tool call runs)."""
 
     _RESERVED: ClassVar[frozenset[str]] = frozenset({"model", "prompt", "input", "stream"})
 

@@ -13,8 +13,9 @@ tool message). The full blocks stay in the tool output's ``raw_output`` (for exa
 models that should look at the result; inline bytes never are.
 
 Arguments are checked against the media catalog before any request; a refused argument
-raises :class:`~together_integrations._media_catalog.MediaInputError`, whose message (what
-is allowed) an agent hands back to the model as the tool's error.
+raises :class:`~together_integrations.MediaInputError`, whose message (what is allowed) an
+agent hands back to the model as the tool's error. What the specs do is written once in
+``together_integrations._media_tools``; this module only turns its outcomes into blocks.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSp
 from llama_index.core.tools.types import ToolMetadata, ToolOutput
 
 from together_integrations._jobs import Clock, JobLike
-from together_integrations._media import MediaResult, SpeechAudio
+from together_integrations._media import MediaResult, SpeechAudio, VideoResult
 from together_integrations._media_catalog import (
     DEFAULT_IMAGE_MODEL,
     DEFAULT_SPEECH_MODEL,
@@ -76,12 +77,11 @@ def _summary(blocks: Blocks) -> str:
 
 def _media_block(media: MediaResult, path: Path | None) -> ContentBlock:
     """A LlamaIndex block for one medium: its path when saved, else its bytes or its URL."""
-    if media.kind == "speech":
-        audio_format = media.format if isinstance(media, SpeechAudio) else "wav"
+    if isinstance(media, SpeechAudio):
         if path is not None:
-            return AudioBlock(path=path, format=audio_format)
-        return AudioBlock(audio=media.bytes(), format=audio_format)
-    if media.kind == "video":
+            return AudioBlock(path=path, format=media.format)
+        return AudioBlock(audio=media.bytes(), format=media.format)
+    if isinstance(media, VideoResult):
         if path is not None:
             return VideoBlock(path=path, video_mimetype=media.mime_type)
         return VideoBlock(url=media.url, video_mimetype=media.mime_type)
