@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from together_integrations.__main__ import main
@@ -20,6 +23,16 @@ def test_demo_runs_offline_and_says_so(
     assert "64.4 °F" in out
     assert "answer: The rerank endpoint orders documents" in out
     assert "tokens:" in out and "error" not in out
+    # The media step: an image and a spoken answer, saved in a temporary folder that is gone
+    # once the demo ends.
+    image = re.search(
+        r"image: 512x512 JPG, [\d,]+ bytes, saved to (\S+image-[0-9a-f]{16}\.jpg)", out
+    )
+    speech = re.search(r"speech: [\d.]+ s of WAV, [\d,]+ bytes, saved to (\S+speech-\S+\.wav)", out)
+    assert image is not None and speech is not None, out
+    folder = Path(image.group(1)).parent
+    assert Path(speech.group(1)).parent == folder and folder.name.startswith("together-demo-")
+    assert not folder.exists() and f"removed with {folder}" in out
 
 
 def test_live_without_a_key_is_one_clear_line(

@@ -22,6 +22,7 @@ from ._exceptions import (
     JobError,
     JobFailedError,
     JobTimeoutError,
+    MediaInputError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -30,6 +31,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._jobs import Clock, PollPolicy, SystemClock
+from ._journal import EmbeddingJournal, SupportsEmbeddingJournal
 from ._streaming import AsyncStream, ServerSentEvent, SSEDecoder, Stream
 from ._transport import RequestOptions, TogetherTransport
 from ._version import __version__
@@ -53,11 +55,13 @@ __all__ = [
     "BadRequestError",
     "Clock",
     "ConflictError",
+    "EmbeddingJournal",
     "InsufficientCreditsError",
     "InternalServerError",
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
+    "MediaInputError",
     "ModelCapabilities",
     "ModelCatalog",
     "NonServerlessModelError",
@@ -69,6 +73,7 @@ __all__ = [
     "SSEDecoder",
     "ServerSentEvent",
     "Stream",
+    "SupportsEmbeddingJournal",
     "SystemClock",
     "TogetherConfigError",
     "TogetherDedicatedEndpoints",

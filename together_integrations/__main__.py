@@ -2,6 +2,8 @@
 
 Offline by default (a loopback Together emulator); live when ``TOGETHER_API_KEY`` is set, or
 forced with ``--offline`` / ``--live``. Failures print one clear line, never a traceback.
+The media step saves its image and speech into a temporary directory that is removed when
+the step ends, so the demo leaves no files behind.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ._constants import API_KEY_ENV
@@ -20,6 +24,9 @@ from ._exceptions import AuthenticationError, TogetherError
 CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 EMBED_MODEL = "intfloat/multilingual-e5-large-instruct"
 RERANK_MODEL = "Salesforce/Llama-Rank-V1"
+IMAGE_MODEL = "black-forest-labs/FLUX.1-schnell"
+SPEECH_MODEL = "canopylabs/orpheus-3b-0.1-ft"
+IMAGE_SIDE = 512
 
 DOCUMENTS = [
     "Together AI serves more than 200 open models behind an OpenAI-compatible HTTP API.",
@@ -156,6 +163,45 @@ def _llama_index_part(
     usage["output"] += counter.completion_llm_token_count
 
 
+def _media_part(settings: dict[str, Any], usage: dict[str, int], timings: dict[str, float]) -> None:
+    try:
+        from llama_index.core.base.llms.types import AudioBlock
+
+        from .langchain import TogetherImageGenerationTool
+        from .llama_index import TogetherTextToSpeechToolSpec
+    except ImportError as exc:
+        raise DemoError(
+            "The media part needs both extras: "
+            f'pip install "together-integrations[langchain,llama-index]" ({exc})'
+        ) from exc
+    from ._media import wav_duration
+
+    _print("── Media: an image (LangChain tool) and a spoken answer (LlamaIndex tool spec)")
+    with tempfile.TemporaryDirectory(prefix="together-demo-") as folder:
+        image_tool = TogetherImageGenerationTool(model=IMAGE_MODEL, output_dir=folder, **settings)
+        speech = TogetherTextToSpeechToolSpec(model=SPEECH_MODEL, output_dir=folder, **settings)
+        args = {"prompt": "a red fox in fresh snow", "width": IMAGE_SIDE, "height": IMAGE_SIDE}
+        with _timed("media", timings):
+            # A tool call, as an agent makes it: the model would read only the short text.
+            message = image_tool.invoke(
+                {"type": "tool_call", "id": "demo", "name": image_tool.name, "args": args}
+            )
+            _, audio = speech.speak("A red fox, standing in fresh snow.")
+        image = Path(message.artifact[0]["extras"]["path"])
+        if not isinstance(audio, AudioBlock) or audio.path is None:
+            raise DemoError("the speech tool returned no saved audio")
+        sound = Path(audio.path).read_bytes()
+        seconds = wav_duration(sound)
+        length = f"{seconds:.1f} s of " if seconds else ""
+        _print(
+            f"   image: {IMAGE_SIDE}x{IMAGE_SIDE} {image.suffix[1:].upper()},"
+            f" {image.stat().st_size:,} bytes, saved to {image}"
+        )
+        kind = str(audio.format or "audio").upper()
+        _print(f"   speech: {length}{kind}, {len(sound):,} bytes, saved to {audio.path}")
+    _print(f"   (both removed with {folder})")
+
+
 def _add_usage(usage: dict[str, int], meta: Any) -> None:
     if meta:
         usage["input"] += int(meta.get("input_tokens", 0))
@@ -169,6 +215,7 @@ def _run_demo(settings: dict[str, Any]) -> int:
     parts: list[Callable[[dict[str, Any], dict[str, int], dict[str, float]], None]] = [
         _langchain_part,
         _llama_index_part,
+        _media_part,
     ]
     for part in parts:
         try:

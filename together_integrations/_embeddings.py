@@ -20,6 +20,11 @@ Decisions:
   data corruption. Filter or replace them first.
 * **Retries** happen only in the transport; a failed batch cancels the batches not yet
   started and its error is raised unchanged.
+* **Resuming** (``journal=``, see :mod:`together_integrations._journal`): texts the journal
+  already holds for this model and these request fields are not sent, each distinct missing
+  text is sent once per call, and every answered batch is recorded (durably) before its
+  vectors are placed, so a rerun after a crash sends only what never came back. A journal
+  read or write is a blocking call; :meth:`EmbeddingBatcher.aembed` runs it in a thread.
 """
 
 from __future__ import annotations
@@ -27,12 +32,20 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._catalog import get_model_capabilities
 from ._exceptions import APIResponseValidationError, TogetherConfigError
+from ._journal import (
+    JournalLike,
+    ResumePlan,
+    SupportsEmbeddingJournal,
+    check_journal,
+    request_namespace,
+    resolve_journal,
+)
 from .schemas import EmbeddingRequest, EmbeddingResponse
 
 if TYPE_CHECKING:
@@ -158,6 +171,16 @@ class EmbeddingBatcher:
         show_progress: Show a tqdm progress bar when tqdm is installed (otherwise a log
             line says it is missing, and embedding proceeds without one).
         extra_body: Extra JSON fields sent with every request.
+        journal: Make calls resumable: a directory path (opened at the first call, once
+            per process: :meth:`EmbeddingJournal.open`), an
+            :class:`~together_integrations.EmbeddingJournal`, or any
+            :class:`~together_integrations.SupportsEmbeddingJournal`. Journaled texts are
+            not sent again; every answered request is recorded before it is returned.
+
+    Raises:
+        TogetherConfigError: A limit is not a positive integer, or ``dimensions`` is given
+            for a catalogued model that does not take it.
+        TypeError: ``journal`` is neither a path nor a journal.
 
     Example:
         >>> batcher = EmbeddingBatcher(TogetherTransport.shared(), "BAAI/bge-base-en-v1.5")
@@ -176,6 +199,7 @@ class EmbeddingBatcher:
         options: RequestOptions | None = None,
         show_progress: bool = False,
         extra_body: Mapping[str, Any] | None = None,
+        journal: JournalLike | None = None,
     ) -> None:
         if not model:
             raise TogetherConfigError("model must be an embedding model id, got an empty one.")
@@ -208,12 +232,14 @@ class EmbeddingBatcher:
         self.options = options
         self.show_progress = show_progress
         self.extra_body: dict[str, Any] = dict(extra_body or {})
+        self.journal = check_journal(journal)  # a path is opened at the first call
 
     def __repr__(self) -> str:
         return (
             f"EmbeddingBatcher(model={self.model!r}, batch_size={self.batch_size}, "
             f"max_tokens_per_batch={self.max_tokens_per_batch}, "
-            f"max_concurrency={self.max_concurrency}, dimensions={self.dimensions})"
+            f"max_concurrency={self.max_concurrency}, dimensions={self.dimensions}, "
+            f"journal={self.journal!r})"
         )
 
     # ------------------------------------------------------------ I/O-free parts
@@ -227,6 +253,15 @@ class EmbeddingBatcher:
         if self.dimensions is not None:
             body["dimensions"] = self.dimensions
         return EmbeddingRequest.model_validate(body)
+
+    def namespace(self) -> str:
+        """The journal namespace of this batcher's requests: every field but ``input``."""
+        return request_namespace(self._request(["-"]).to_wire())
+
+    def _journal(self) -> SupportsEmbeddingJournal | None:
+        journal = resolve_journal(self.journal)
+        self.journal = journal
+        return journal
 
     @staticmethod
     def _vectors(response: EmbeddingResponse, expected: int) -> list[list[float]]:
@@ -261,33 +296,55 @@ class EmbeddingBatcher:
         items = _check_texts(texts)
         if not items:
             return []
-        batches = self.plan(items)
-        out: list[list[float]] = [[] for _ in items]
+        journal = self._journal()
         bar = _progress_bar(self.show_progress, len(items))
         try:
-            if len(batches) == 1 or self.max_concurrency == 1:
-                for positions in batches:
-                    vectors = self._embed_batch([items[i] for i in positions])
-                    self._place(out, positions, vectors, bar)
-                return out
-            workers = min(self.max_concurrency, len(batches))
-            with ThreadPoolExecutor(workers, thread_name_prefix="together-embed") as pool:
-                futures: dict[Future[list[list[float]]], range] = {
-                    pool.submit(self._embed_batch, [items[i] for i in positions]): positions
-                    for positions in batches
-                }
-                pending: set[Future[list[list[float]]]] = set(futures)
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for future in done:
-                        if future.exception() is not None:
-                            for other in pending:
-                                other.cancel()
-                            future.result()  # raises the batch's own error
-                        self._place(out, futures[future], future.result(), bar)
-            return out
+            if journal is None:
+                return self._send(items, bar, None)
+            plan = ResumePlan.start(journal, self.namespace(), items)
+            bar.update(plan.hits)
+
+            def record(positions: range, vectors: list[list[float]]) -> None:
+                journal.record(plan.namespace, plan.entries(positions, vectors))
+
+            return plan.finish(self._send(plan.todo, bar, record) if plan.todo else [])
         finally:
             bar.close()
+
+    def _send(
+        self,
+        items: list[str],
+        bar: _Progress,
+        record: Callable[[range, list[list[float]]], None] | None,
+    ) -> list[list[float]]:
+        batches = self.plan(items)
+        out: list[list[float]] = [[] for _ in items]
+
+        def run(positions: range) -> list[list[float]]:
+            vectors = self._embed_batch([items[i] for i in positions])
+            if record is not None:
+                record(positions, vectors)  # on disk before anyone sees the vectors
+            return vectors
+
+        if len(batches) == 1 or self.max_concurrency == 1:
+            for positions in batches:
+                self._place(out, positions, run(positions), bar)
+            return out
+        workers = min(self.max_concurrency, len(batches))
+        with ThreadPoolExecutor(workers, thread_name_prefix="together-embed") as pool:
+            futures: dict[Future[list[list[float]]], range] = {
+                pool.submit(run, positions): positions for positions in batches
+            }
+            pending: set[Future[list[list[float]]]] = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    if future.exception() is not None:
+                        for other in pending:
+                            other.cancel()
+                        future.result()  # raises the batch's own error
+                    self._place(out, futures[future], future.result(), bar)
+        return out
 
     @staticmethod
     def _place(
@@ -308,14 +365,38 @@ class EmbeddingBatcher:
         items = _check_texts(texts)
         if not items:
             return []
+        journal = self._journal()
+        bar = _progress_bar(self.show_progress, len(items))
+        try:
+            if journal is None:
+                return await self._asend(items, bar, None)
+            plan = await asyncio.to_thread(ResumePlan.start, journal, self.namespace(), items)
+            bar.update(plan.hits)
+
+            async def record(positions: range, vectors: list[list[float]]) -> None:
+                entries = plan.entries(positions, vectors)
+                await asyncio.to_thread(journal.record, plan.namespace, entries)
+
+            vectors = await self._asend(plan.todo, bar, record) if plan.todo else []
+            return plan.finish(vectors)
+        finally:
+            bar.close()
+
+    async def _asend(
+        self,
+        items: list[str],
+        bar: _Progress,
+        record: Callable[[range, list[list[float]]], Awaitable[None]] | None,
+    ) -> list[list[float]]:
         batches = self.plan(items)
         out: list[list[float]] = [[] for _ in items]
-        bar = _progress_bar(self.show_progress, len(items))
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
         async def run(positions: range) -> None:
             async with semaphore:
                 vectors = await self._aembed_batch([items[i] for i in positions])
+            if record is not None:
+                await record(positions, vectors)
             self._place(out, positions, vectors, bar)
 
         tasks = [asyncio.ensure_future(run(positions)) for positions in batches]
@@ -326,6 +407,4 @@ class EmbeddingBatcher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        finally:
-            bar.close()
         return out

@@ -3,7 +3,8 @@
 ::
 
     TogetherError
-    ├── TogetherConfigError              bad settings, raised before any request
+    ├── TogetherConfigError              bad settings, raised before any request (a ValueError)
+    │   └── MediaInputError              a media argument refused: argument, value, allowed
     ├── JobError                         a server-side job (batch, fine-tune, video, endpoint)
     │   ├── JobFailedError               ended failed/error/expired/cancelled: reason, job
     │   └── JobTimeoutError              still running when the wait ran out: the last job state
@@ -29,7 +30,7 @@ repr or pickle.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ._headers import parse_rate_limit_headers, parse_retry_after, request_id
 from .schemas.errors import error_message_text, parse_error_body
@@ -48,6 +49,7 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
+    "MediaInputError",
     "NonServerlessModelError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -64,6 +66,43 @@ class TogetherError(Exception):
 
 class TogetherConfigError(TogetherError, ValueError):
     """The client is misconfigured (no API key, an unsafe base URL...)."""
+
+
+_E = TypeVar("_E", bound=TogetherError)
+
+
+def _rebuild_from_state(cls: type[_E], state: dict[str, Any], args: tuple[Any, ...]) -> _E:
+    """Unpickle an error whose ``__init__`` takes keyword-only fields: from its state."""
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+# Pickles made before the rebuild was shared name it so.
+_rebuild_job_error = _rebuild_from_state
+
+
+class MediaInputError(TogetherConfigError):
+    """An argument of a media request that cannot succeed, refused before any request.
+
+    Also a ``ValueError``. The message names the argument, the value and what is allowed.
+
+    Attributes:
+        argument: The argument's name (``width``, ``voice``, ``file``...).
+        value: The value given.
+        allowed: What would be accepted, in words (``"1 to 50"``, ``"tara, leah"``...).
+    """
+
+    def __init__(self, message: str, *, argument: str, value: Any, allowed: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.argument = argument
+        self.value = value
+        self.allowed = allowed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_from_state, (type(self), self.__dict__.copy(), self.args))
 
 
 class JobError(TogetherError):
@@ -83,16 +122,7 @@ class JobError(TogetherError):
         self.status = status
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_job_error, (type(self), self.__dict__.copy(), self.args))
-
-
-def _rebuild_job_error(
-    cls: type[JobError], state: dict[str, Any], args: tuple[Any, ...]
-) -> JobError:
-    err = cls.__new__(cls)
-    Exception.__init__(err, *args)
-    err.__dict__.update(state)
-    return err
+        return (_rebuild_from_state, (type(self), self.__dict__.copy(), self.args))
 
 
 class JobFailedError(JobError):

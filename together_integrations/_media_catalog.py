@@ -4,12 +4,19 @@ A bad argument costs a round trip at best and a paid job at worst (a video that 
 minutes in the queue), so the adapters refuse what the bundled limits rule out, with a
 :class:`MediaInputError` that names the argument, the value and what is allowed.
 
-Where the limits come from (NOTES-jobs §1-4): the spec (``n``, ``steps`` 10-50 for videos,
-prompt lengths, speech formats and languages), the public docs (image sides in multiples of
-8, ``n`` 1-4, 500 MB uploads) and the providers' model pages (video sizes and durations).
-None of them was recorded live; each entry says so in ``source``. A model the catalog does
-not know gets only the checks that hold for every model (a non-empty prompt, a supported
-audio type, an existing file), and the server decides the rest. When Together changes a
+Where the limits come from: each built-in entry below says so in a comment and in its
+``source``. *Documented* limits come from the API spec (``openapi.yaml``: video ``steps``
+10-50, video prompts of 1-32,000 characters, ``seconds`` as a string, the speech formats,
+15 speech languages and the Orpheus/Kokoro 24 kHz output), Together's docs (image ``n`` 1-4,
+``steps`` 1-50, sides in multiples of 8, FLUX Schnell's 4 default steps, 500 MB uploads)
+and the seed's model names (NOTES-jobs §1-4). *Unverified* limits (image side bounds, the
+bundled voice lists beyond the spec's examples, every video model's sizes and clip lengths)
+come from the model makers' pages and are not in the spec, the docs or any recording: they
+are kept because a refused argument saves a round trip (and, for video, a paid job), and
+they are the first to re-check against the live API. A model the catalog does not know gets
+only the checks that hold for every model (a non-empty prompt, a supported audio type, an
+existing file), and the server decides the rest. When Together changes a
+modelWhen Together changes a
 model, :meth:`MediaCatalog.register` replaces its entry without a release of ours::
 
     from together_integrations._media_catalog import MEDIA_CATALOG, VideoModelSpec
@@ -25,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from ._exceptions import TogetherConfigError
+# MediaInputError lives in the error tree (``_exceptions``); re-exported here, where it was first.
+from ._exceptions import MediaInputError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -71,25 +79,6 @@ SPEECH_LANGUAGES: frozenset[str] = frozenset(
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 
 
-class MediaInputError(TogetherConfigError):
-    """An argument of a media request that cannot succeed, refused before any request.
-
-    Also a ``ValueError``. The message names the argument, the value and what is allowed.
-
-    Attributes:
-        argument: The argument's name (``width``, ``voice``, ``file``...).
-        value: The value given.
-        allowed: What would be accepted, in words (``"1 to 12"``, ``"tara, leah"``...).
-    """
-
-    def __init__(self, message: str, *, argument: str, value: Any, allowed: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.argument = argument
-        self.value = value
-        self.allowed = allowed
-
-
 def _refuse(argument: str, value: Any, allowed: str, why: str = "") -> MediaInputError:
     shown = repr(value)
     if len(shown) > 80:
@@ -132,7 +121,7 @@ class ImageModelSpec:
     max_n: int = 4
     sides: tuple[int, int] = (64, 2048)
     side_multiple: int = 8
-    source: str = "docs (images-overview); not recorded live"
+    source: str = "registered at run time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +132,7 @@ class SpeechModelSpec:
         id: Model id.
         voices: Voices known offline, used when ``GET /voices`` is not served; the live
             list wins when it is.
-        formats: ``response_format`` values for a whole file (``raw`` is streamed only).
+        formats: ``response_format`` values for a whole file (a stream is ``raw`` only).
         sample_rate: The fixed output rate, for models that ignore ``sample_rate``.
         voice_mixing: Voices may be blended (``af_bella(2)+af_heart(1)``).
         source: Where the limits come from.
@@ -154,7 +143,7 @@ class SpeechModelSpec:
     formats: tuple[str, ...] = ("wav", "mp3", "raw")
     sample_rate: int | None = None
     voice_mixing: bool = False
-    source: str = "spec (AudioSpeechRequest); not recorded live"
+    source: str = "registered at run time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +162,7 @@ class TranscriptionModelSpec:
     extensions: frozenset[str] = AUDIO_EXTENSIONS
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     translation: bool = True
-    source: str = "spec and docs (speech-to-text); not recorded live"
+    source: str = "registered at run time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +185,46 @@ class VideoModelSpec:
     steps: tuple[int, int] | None = (10, 50)
     prompt_required: bool = True
     audio: bool = False
-    source: str = "providers' model pages; not recorded live"
+    source: str = "registered at run time"
 
 
+# ----------------------------------------------------------------- built-in entries
+#
+# Image limits (NOTES-jobs §1; docs images-overview and images/parameters): n 1-4, steps
+# 1-50, width/height in multiples of 8 (default 1024). The side bounds 64-2048 are not
+# documented (recorded requests used 256 and 512): unverified. Steps are sent by default only
+# where the docs give a model's default (FLUX Schnell: 4); elsewhere the server's (spec: 20).
+_DOCS = "docs: n 1-4, steps 1-50, sides in multiples of 8; side bounds unverified"
+_BUILTIN_IMAGES = (
+    ImageModelSpec(DEFAULT_IMAGE_MODEL, steps=(1, 50), default_steps=4,
+                   source="docs: 'default 4 steps'; " + _DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.1-schnell-Free", steps=(1, 50), default_steps=4,
+                   source="docs (FLUX Schnell: 4 default steps); recorded at 256x256; " + _DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.1-dev", steps=(1, 50),
+                   source="recorded at 256x256; " + _DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.1-krea-dev", steps=(1, 50), source=_DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.1-kontext-dev", steps=(1, 50), source=_DOCS),
+    # The pro and max models take no documented step count: the server decides.
+    ImageModelSpec("black-forest-labs/FLUX.1.1-pro", steps=None, source=_DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.1-kontext-pro", steps=None, source=_DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.1-kontext-max", steps=None, source=_DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.2-pro", steps=None, source=_DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.2-max", steps=None,
+                   source="recorded at 512x512; " + _DOCS),
+    # Docs: FLUX.2 Dev "supports guidance, steps", FLUX.2 Flex "adjustable steps".
+    ImageModelSpec("black-forest-labs/FLUX.2-dev", steps=(1, 50),
+                   source="recorded at 512x512; " + _DOCS),
+    ImageModelSpec("black-forest-labs/FLUX.2-flex", steps=(1, 50), source=_DOCS),
+    # The seed's CLI example and a recorded base64 response (NOTES §6).
+    ImageModelSpec("stabilityai/stable-diffusion-xl-base-1.0", steps=(1, 50),
+                   source="seed CLI example; recorded (b64); " + _DOCS),
+)  # fmt: skip
+
+# Speech (NOTES-jobs §2; spec AudioSpeechRequest): formats mp3/wav/raw, Orpheus and Kokoro
+# always at 24 kHz, Kokoro blends voices with "+". The spec names one voice per model (tara,
+# af_alloy, "friendly sidekick"); the rest of the bundled lists are the model makers' and
+# unverified. They are used only when the server does not serve GET /voices (the live list
+# always wins).
 _ORPHEUS_VOICES = ("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe")
 _KOKORO_VOICES = (
     "af_heart", "af_alloy", "af_aoede", "af_bella", "af_jessica", "af_kore", "af_nicole",
@@ -206,46 +232,48 @@ _KOKORO_VOICES = (
     "am_liam", "am_michael", "am_onyx", "am_puck", "bf_alice", "bf_emma", "bf_isabella",
     "bf_lily", "bm_daniel", "bm_fable", "bm_george", "bm_lewis",
 )  # fmt: skip
+_ORPHEUS = "spec: 24 kHz, voice 'tara'; the other voices are the model card's (unverified)"
+_BUILTIN_SPEECH = (
+    SpeechModelSpec(DEFAULT_SPEECH_MODEL, voices=_ORPHEUS_VOICES, sample_rate=24_000,
+                    source=_ORPHEUS),
+    # The seed's name for Orpheus (spec and docs: canopylabs/orpheus-3b-0.1-ft).
+    SpeechModelSpec("canopylabs/orpheus-3b", voices=_ORPHEUS_VOICES, sample_rate=24_000,
+                    source="seed: model id; " + _ORPHEUS),
+    SpeechModelSpec("hexgrad/Kokoro-82M", voices=_KOKORO_VOICES, sample_rate=24_000,
+                    voice_mixing=True,
+                    source="spec: 24 kHz, voice mixing, voice 'af_alloy'; the other voices "
+                    "are the model card's (unverified)"),
+    # Cartesia's voices are many and change: only the live list can check them.
+    SpeechModelSpec("cartesia/sonic", source="spec: honours sample_rate (default 44100)"),
+    SpeechModelSpec("cartesia/sonic-2", source="docs: text-to-speech models"),
+    SpeechModelSpec("cartesia/sonic-3", source="docs: text-to-speech models"),
+)  # fmt: skip
+_BUILTIN_TRANSCRIPTION = (
+    TranscriptionModelSpec(DEFAULT_TRANSCRIPTION_MODEL,
+                           source="spec (default model) and docs: 500 MB direct, 1 GB by URL"),
+)  # fmt: skip
+
+# Video (NOTES-jobs §4; spec CreateVideoBody): steps 10-50, prompt 1-32,000 characters,
+# seconds as a string. No size or clip length of any model is in the spec, the docs or a
+# recording: the ones below are the model makers' pages, unverified on Together.
 _HD_16_9 = ((1280, 720), (720, 1280), (1920, 1080), (1080, 1920))
 _SORA = ((1280, 720), (720, 1280))
-
-_BUILTIN_IMAGES = (
-    ImageModelSpec(DEFAULT_IMAGE_MODEL, steps=(1, 12), default_steps=4),
-    ImageModelSpec("black-forest-labs/FLUX.1-schnell-Free", steps=(1, 12), default_steps=4),
-    ImageModelSpec("black-forest-labs/FLUX.1-dev", steps=(1, 50), default_steps=28),
-    ImageModelSpec("black-forest-labs/FLUX.1-krea-dev", steps=(1, 50), default_steps=28),
-    # The pro models choose their own step count: the server decides.
-    ImageModelSpec("black-forest-labs/FLUX.1.1-pro", steps=None),
-    ImageModelSpec("black-forest-labs/FLUX.1-kontext-pro", steps=None),
-    ImageModelSpec("black-forest-labs/FLUX.1-kontext-max", steps=None),
-    ImageModelSpec("black-forest-labs/FLUX.1-kontext-dev", steps=(1, 50), default_steps=28),
-)
-_BUILTIN_SPEECH = (
-    SpeechModelSpec(DEFAULT_SPEECH_MODEL, voices=_ORPHEUS_VOICES, sample_rate=24_000),
-    SpeechModelSpec(
-        "hexgrad/Kokoro-82M", voices=_KOKORO_VOICES, sample_rate=24_000, voice_mixing=True
-    ),
-    # Cartesia's voices are many and change: only the live list can check them.
-    SpeechModelSpec("cartesia/sonic"),
-    SpeechModelSpec("cartesia/sonic-2"),
-)
-_BUILTIN_TRANSCRIPTION = (TranscriptionModelSpec(DEFAULT_TRANSCRIPTION_MODEL),)
+_MAKER = "spec: steps 10-50; sizes and seconds from the maker's page (unverified)"
 _BUILTIN_VIDEO = (
-    VideoModelSpec(DEFAULT_VIDEO_MODEL, sizes=_HD_16_9, seconds=("8",), audio=True),
-    VideoModelSpec("google/veo-3.0-fast", sizes=_HD_16_9, seconds=("8",), audio=True),
-    VideoModelSpec("google/veo-2.0", sizes=_SORA, seconds=("5", "6", "7", "8")),
-    VideoModelSpec("openai/sora-2", sizes=_SORA, seconds=("4", "8", "12"), audio=True),
-    VideoModelSpec(
-        "openai/sora-2-pro",
-        sizes=(*_SORA, (1792, 1024), (1024, 1792)),
-        seconds=("4", "8", "12"),
-        audio=True,
-    ),
-    VideoModelSpec("kwaivgI/kling-2.1-master", seconds=("5", "10")),
-    VideoModelSpec("minimax/hailuo-02", seconds=("6", "10")),
-    VideoModelSpec("minimax/video-01-director"),
-    VideoModelSpec("ByteDance/Seedance-1.0-pro", seconds=("5", "10")),
-)
+    VideoModelSpec(DEFAULT_VIDEO_MODEL, sizes=_HD_16_9, seconds=("8",), audio=True,
+                   source="seed: model id; " + _MAKER),
+    VideoModelSpec("google/veo-3.0-fast", sizes=_HD_16_9, seconds=("8",), audio=True,
+                   source=_MAKER),
+    VideoModelSpec("google/veo-2.0", sizes=_SORA, seconds=("5", "6", "7", "8"), source=_MAKER),
+    VideoModelSpec("openai/sora-2", sizes=_SORA, seconds=("4", "8", "12"), audio=True,
+                   source=_MAKER),
+    VideoModelSpec("openai/sora-2-pro", sizes=(*_SORA, (1792, 1024), (1024, 1792)),
+                   seconds=("4", "8", "12"), audio=True, source=_MAKER),
+    VideoModelSpec("kwaivgI/kling-2.1-master", seconds=("5", "10"), source=_MAKER),
+    VideoModelSpec("minimax/hailuo-02", seconds=("6", "10"), source=_MAKER),
+    VideoModelSpec("minimax/video-01-director", source="spec: steps 10-50"),
+    VideoModelSpec("ByteDance/Seedance-1.0-pro", seconds=("5", "10"), source=_MAKER),
+)  # fmt: skip
 
 Spec = ImageModelSpec | SpeechModelSpec | TranscriptionModelSpec | VideoModelSpec
 S = TypeVar("S", ImageModelSpec, SpeechModelSpec, TranscriptionModelSpec, VideoModelSpec)
@@ -406,8 +434,10 @@ def check_speech(
     formats = spec.formats if spec else ("wav", "mp3", "raw")
     if response_format is not None and response_format not in formats:
         raise _refuse("response_format", response_format, _words(formats), f"for {model}")
-    if response_format == "raw" and not stream:
-        raise _refuse("response_format", "raw", "raw only when streaming; else wav or mp3")
+    # Spec and docs: mp3, wav or raw for a whole file; a stream is raw only. (NOTES-jobs §2
+    # reads "raw only when streaming", the other way round: the spec's text is followed.)
+    if stream and response_format not in (None, "raw"):
+        raise _refuse("response_format", response_format, "raw when streaming (PCM chunks)")
     if language is not None and language not in SPEECH_LANGUAGES:
         raise _refuse("language", language, _words(sorted(SPEECH_LANGUAGES)))
     return spec

@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
@@ -233,6 +234,7 @@ class TogetherTransport(BaseTransport):
         )
         self._user_client = http_client
         self._user_async_client = http_async_client
+        self._inherited_user_clients = False
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
@@ -353,11 +355,27 @@ class TogetherTransport(BaseTransport):
         self._loop_pools = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._inherited_user_clients = self.carries_user_clients
+
+    def _warn_inherited_user_client(self) -> None:
+        # Our own pools are replaced in a forked child; the caller's clients cannot be:
+        # their pooled connections are the parent's sockets.
+        if self._inherited_user_clients:
+            self._inherited_user_clients = False
+            warnings.warn(
+                "This TogetherTransport runs on the httpx client you passed, created before "
+                "os.fork(): its pooled connections are the parent process's sockets, and "
+                "using them from both processes mixes up their responses. Create the client "
+                "(and the transport) in the child, or let the transport make its own.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     @property
     def sync_client(self) -> httpx.Client:
         """The ``httpx.Client`` in use, created on first use."""
         if self._user_client is not None:
+            self._warn_inherited_user_client()
             return self._user_client
         client = self._client
         if client is None:
@@ -377,6 +395,7 @@ class TogetherTransport(BaseTransport):
         pool = self._loop_pools.get(loop)
         if pool is None:
             if self._user_async_client is not None:
+                self._warn_inherited_user_client()
                 client, ours = self._user_async_client, False
             else:
                 client = httpx.AsyncClient(

@@ -67,6 +67,7 @@ __all__ = [
     "is_non_serverless",
     "output_model_of",
     "register_fine_tuned_model",
+    "same_job",
     "validate_training_file",
     "with_endpoint_hint",
     "write_training_file",
@@ -401,6 +402,49 @@ def build_request(training_file: str, model: str, params: Mapping[str, Any]) -> 
         raise TogetherConfigError(f"Invalid fine-tuning parameters: {fields}.") from None
 
 
+_MATCHED_FIELDS = (
+    "training_file",
+    "model",
+    "validation_file",
+    "suffix",
+    "n_epochs",
+    "n_checkpoints",
+    "n_evals",
+    "batch_size",
+    "learning_rate",
+    "warmup_ratio",
+    "max_grad_norm",
+    "weight_decay",
+    "max_seq_length",
+    "packing",
+    "from_checkpoint",
+)
+
+
+def same_job(job: FineTuneJob, request: FineTuneRequest) -> bool:
+    """Whether ``job`` is what ``request`` would start: the same training and validation
+    files, base model, suffix and every hyperparameter that both sides state, and not
+    ended in failure. A job the server echoes no value for is not taken as different."""
+    if job.is_failed:
+        return False
+    for name in _MATCHED_FIELDS:
+        wanted = getattr(request, name)
+        seen = getattr(job, name, None)
+        if name in ("training_file", "model"):
+            if seen != wanted:
+                return False
+        elif wanted is not None and seen is not None and seen != wanted:
+            return False
+    return True
+
+
+def _adoptable(jobs: Iterable[FineTuneJob], request: FineTuneRequest) -> FineTuneJob | None:
+    matches = [job for job in jobs if same_job(job, request)]
+    if not matches:
+        return None
+    return max(matches, key=lambda job: str(job.created_at or ""))
+
+
 class TogetherFineTuning:
     """Fine-tuning on a :class:`TogetherTransport` (sync and async: ``a``-prefixed twins).
 
@@ -464,15 +508,21 @@ class TogetherFineTuning:
         model: str,
         validation_file: str | os.PathLike[str] | FileObject | None = None,
         wandb_api_key: str | SecretStr | None = None,
+        adopt_existing: bool = False,
         **params: Any,
     ) -> FineTuneJob:
         """Start a fine-tune (paid; never re-sent once it may have reached the server).
 
         Args:
             training_file: A file id, a :class:`FileObject`, or a local path (checked and
-                uploaded first). ``validation_file`` likewise.
+                uploaded first; a file uploaded before is found again, not re-sent).
+                ``validation_file`` likewise.
             model: The base model.
             wandb_api_key: Kept a secret: sent in the body only, never in a repr or error.
+            adopt_existing: Before paying for a new job, look for one on the account that
+                this request would duplicate (:func:`same_job`: same files, model, suffix and
+                hyperparameters, not failed or cancelled) and return it instead. This makes
+                re-running a script that crashed after the create safe.
             params: Any field of the spec (``n_epochs``, ``learning_rate``, ``batch_size``,
                 ``n_checkpoints``, ``suffix``, ``lr_scheduler``, ``from_checkpoint``,
                 ``wandb_project_name``...), and the shortcuts of :func:`build_request`.
@@ -482,6 +532,10 @@ class TogetherFineTuning:
         params["validation_file"] = self._file_id(validation_file)
         params["wandb_api_key"] = wandb_api_key
         request = build_request(file_id, model, params)
+        if adopt_existing:
+            found = _adoptable(self.list(), request)
+            if found is not None:
+                return found
         return self.transport.fine_tuning.create(request)
 
     async def acreate(
@@ -491,6 +545,7 @@ class TogetherFineTuning:
         model: str,
         validation_file: str | os.PathLike[str] | FileObject | None = None,
         wandb_api_key: str | SecretStr | None = None,
+        adopt_existing: bool = False,
         **params: Any,
     ) -> FineTuneJob:
         """Async :meth:`create`."""
@@ -499,6 +554,10 @@ class TogetherFineTuning:
         params["validation_file"] = await self._afile_id(validation_file)
         params["wandb_api_key"] = wandb_api_key
         request = build_request(file_id, model, params)
+        if adopt_existing:
+            found = _adoptable(await self.alist(), request)
+            if found is not None:
+                return found
         return await self.transport.fine_tuning.acreate(request)
 
     @staticmethod
@@ -723,6 +782,26 @@ def fine_tuned_model(
 # ------------------------------------------------------------------ dedicated endpoints
 
 
+def _endpoint_body(
+    model: str, hardware: str, min_replicas: int, max_replicas: int, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    if min_replicas < 0 or max_replicas < max(min_replicas, 1):
+        raise TogetherConfigError(
+            f"Replicas must satisfy 0 <= min_replicas <= max_replicas and max_replicas >= 1; "
+            f"got min_replicas={min_replicas}, max_replicas={max_replicas}."
+        )
+    if "autoscaling" in params:
+        raise TogetherConfigError(
+            "Pass min_replicas= and max_replicas= instead of autoscaling={...}."
+        )
+    return {
+        "model": model,
+        "hardware": hardware,
+        "autoscaling": {"min_replicas": min_replicas, "max_replicas": max_replicas},
+        **params,
+    }
+
+
 class TogetherDedicatedEndpoints:
     """Serve a model (a fine-tune's output, or any non-serverless model) on dedicated
     hardware; billed while it runs. Chat with the endpoint's ``name`` once ``STARTED``."""
@@ -757,12 +836,7 @@ class TogetherDedicatedEndpoints:
         Raises:
             JobFailedError: it went to ``ERROR``.
         """
-        body = {
-            "model": model,
-            "hardware": hardware,
-            "autoscaling": {"min_replicas": min_replicas, "max_replicas": max_replicas},
-            **params,
-        }
+        body = _endpoint_body(model, hardware, min_replicas, max_replicas, params)
         endpoint = self.transport.endpoints.create(body)
         if endpoint.name:
             register_fine_tuned_model(endpoint.name, model)
@@ -818,12 +892,7 @@ class TogetherDedicatedEndpoints:
         **params: Any,
     ) -> DedicatedEndpoint:
         """Async :meth:`create`."""
-        body = {
-            "model": model,
-            "hardware": hardware,
-            "autoscaling": {"min_replicas": min_replicas, "max_replicas": max_replicas},
-            **params,
-        }
+        body = _endpoint_body(model, hardware, min_replicas, max_replicas, params)
         endpoint = await self.transport.endpoints.acreate(body)
         if endpoint.name:
             register_fine_tuned_model(endpoint.name, model)

@@ -121,7 +121,7 @@ def test_url_images_without_output_dir_give_the_url(transport: TogetherTransport
     [
         ({"prompt": "", "width": 64}, "a non-empty text"),
         ({"prompt": "a fox", "width": 1001}, "multiples of 8"),
-        ({"prompt": "a fox", "steps": 30}, "1 to 12"),
+        ({"prompt": "a fox", "steps": 60}, "1 to 50"),
         ({"prompt": "a fox", "n": 9}, "1 to 4"),
     ],
 )

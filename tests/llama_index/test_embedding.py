@@ -352,7 +352,7 @@ def test_429_is_retried_a_bounded_number_of_times_then_raised(
     emu: TogetherEmulator, batch: Batch
 ) -> None:
     embed = TogetherEmbedding(model_name=MODEL, transport=emu.transport(max_retries=2))
-    emu.fail("status", status=429, retry_after=0, times=None)
+    emu.fail("status", status=429, retry_after_ms=1, times=None)
     with pytest.raises(RateLimitError) as info:
         batch(embed, ["anything"])
     assert len(emu.requests) == 3  # max_retries + 1, never forever
@@ -361,7 +361,7 @@ def test_429_is_retried_a_bounded_number_of_times_then_raised(
 
 def test_429_then_success(emu: TogetherEmulator, batch: Batch) -> None:
     embed = TogetherEmbedding(model_name=MODEL, transport=emu.transport(max_retries=2))
-    emu.fail("status", status=429, retry_after=0, times=2)
+    emu.fail("status", status=429, retry_after_ms=1, times=2)
     assert batch(embed, ["recovers"]) == [embed_text("recovers", DIMS)]
     assert len(emu.requests) == 3
 
@@ -370,7 +370,7 @@ def test_instance_max_retries_overrides_the_transport(emu: TogetherEmulator) -> 
     embed = TogetherEmbedding(
         model_name=MODEL, max_retries=0, transport=emu.transport(max_retries=5)
     )
-    emu.fail("status", status=429, retry_after=0, times=None)
+    emu.fail("status", status=429, retry_after_ms=1, times=None)
     with pytest.raises(RateLimitError):
         embed.get_query_embedding("no retries")
     assert len(emu.requests) == 1

@@ -73,6 +73,10 @@ def emu(clock: VirtualClock) -> TogetherEmulator:
     return TogetherEmulator(clock=clock)
 
 
+def creates(emu: TogetherEmulator) -> list[Any]:
+    return [r for r in emu.requests if r.method == "POST" and r.path == "/v1/fine-tunes"]
+
+
 def test_the_deprecated_package_is_not_needed() -> None:
     assert "llama_index.finetuning" not in sys.modules
 
@@ -147,7 +151,7 @@ def test_from_a_jsonl_file_async_and_resume_by_id(
     job_id = asyncio.run(run())
     resumed = TogetherFinetuneEngine(BASE, path, start_job_id=job_id, transport=transport)
     resumed.finetune()  # resumes: nothing sent
-    assert len([r for r in emu.requests if r.path == "/v1/fine-tunes"]) == 1
+    assert len(creates(emu)) == 1
     llm = TogetherLLM.from_fine_tune(job_id, transport=transport)
     assert llm.model == resumed.get_finetuned_model().model
 
@@ -232,3 +236,100 @@ def test_an_endpoint_name_and_the_non_serverless_hint(
     assert llm.complete("hi").text == "served"
     with pytest.raises(ValueError, match="takes the model from the job"):
         TogetherLLM.from_fine_tune(endpoint.name, model="x", transport=transport)
+
+
+def test_rerunning_after_a_crash_adopts_the_job_instead_of_paying_twice(
+    emu: TogetherEmulator, clock: VirtualClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "train.jsonl"
+    transport = emu.transport()
+
+    def engine(**kwargs: Any) -> TogetherFinetuneEngine:
+        return TogetherFinetuneEngine.from_chat_messages(
+            conversations(3), BASE, path, transport=transport, clock=clock, **kwargs
+        )
+
+    first = engine(n_epochs=2, suffix="weather")
+    first.finetune()
+    started = first.job_id
+    del first  # the process died before it saved the job id
+    again = engine(n_epochs=2, suffix="weather")
+    again.finetune()  # the same file (found again on upload), model and settings
+    assert len(creates(emu)) == 1 and again.job_id == started
+    in_async = engine(n_epochs=2, suffix="weather")
+    asyncio.run(in_async.afinetune())
+    assert len(creates(emu)) == 1 and in_async.job_id == started
+    assert again.get_current_job().n_epochs == 2
+    engine(n_epochs=3, suffix="weather").finetune()  # other settings: a new job
+    assert len(creates(emu)) == 2
+    engine(n_epochs=2, suffix="weather", adopt_existing=False).finetune()
+    assert len(creates(emu)) == 3
+
+
+def test_a_failed_job_is_not_adopted(
+    emu: TogetherEmulator, clock: VirtualClock, tmp_path: Path
+) -> None:
+    emu.fine_tunes.script(outcome="error", error="CUDA out of memory")
+    path = tmp_path / "train.jsonl"
+    transport = emu.transport()
+    failed = TogetherFinetuneEngine.from_chat_messages(
+        conversations(2), BASE, path, transport=transport, clock=clock
+    )
+    failed.finetune()
+    with pytest.raises(JobFailedError):
+        failed.wait()
+    retry = TogetherFinetuneEngine(BASE, path, transport=transport, clock=clock)
+    retry.finetune()
+    assert len(creates(emu)) == 2 and retry.job_id != failed.job_id
+
+
+@pytest.mark.network
+def test_the_whole_lifecycle_over_loopback(clock: VirtualClock, tmp_path: Path) -> None:
+    from together_integrations import TogetherTransport
+
+    emu = TogetherEmulator(clock=clock)
+    emu.fine_tunes.script(duration=2 * 3600)
+    emu.reply(text="Sunny, over a socket.")
+    with emu.serve() as server:
+        transport = TogetherTransport(api_key="emulator-key", base_url=server.base_url)
+        engine = TogetherFinetuneEngine.from_chat_messages(
+            conversations(4), BASE, tmp_path / "train.jsonl", transport=transport, clock=clock
+        )
+        engine.finetune()
+        done = engine.wait(poll_interval=600)
+        llm = engine.get_finetuned_model()
+        answer = llm.chat([ChatMessage(role="user", content="Weather?")]).message.content
+        transport.close()
+    assert done.status == "completed" and answer == "Sunny, over a socket."
+    put = next(r for r in emu.requests if r.method == "PUT")
+    assert "authorization" not in {k.lower() for k in put.headers}
+    assert [r.body["model"] for r in emu.requests if r.path == "/v1/chat/completions"] == [
+        done.model_output_name
+    ]
+
+
+def test_an_instance_of_llama_index_finetunings_engine_when_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import abc
+    import importlib.machinery
+    import types
+
+    from together_integrations.llama_index import finetuning
+
+    assert finetuning._register_with_llama_index_finetuning() is False  # not installed here
+
+    class BaseLLMFinetuneEngine(abc.ABC):  # the shape of llama_index.finetuning.types
+        @abc.abstractmethod
+        def finetune(self) -> None: ...
+
+    package = types.ModuleType("llama_index.finetuning")
+    package.__spec__ = importlib.machinery.ModuleSpec("llama_index.finetuning", None)
+    module = types.ModuleType("llama_index.finetuning.types")
+    module.BaseLLMFinetuneEngine = BaseLLMFinetuneEngine  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "llama_index.finetuning", package)
+    monkeypatch.setitem(sys.modules, "llama_index.finetuning.types", module)
+    engine = TogetherFinetuneEngine(BASE, tmp_path / "train.jsonl")
+    assert not isinstance(engine, BaseLLMFinetuneEngine)
+    assert finetuning._register_with_llama_index_finetuning() is True
+    assert isinstance(engine, BaseLLMFinetuneEngine)

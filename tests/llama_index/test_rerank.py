@@ -199,12 +199,12 @@ def test_callback_reranking_event(emu: TogetherEmulator, mode: str) -> None:
 
 def test_429_is_retried_a_bounded_number_of_times(emu: TogetherEmulator, post: Post) -> None:
     rerank = TogetherRerank(transport=emu.transport(max_retries=1))
-    emu.fail("status", status=429, retry_after=0, times=None)
+    emu.fail("status", status=429, retry_after_ms=1, times=None)
     with pytest.raises(RateLimitError):
         post(rerank, make_nodes(), query_str=QUERY)
     assert len(emu.requests) == 2
     emu.reset()
-    emu.fail("status", status=429, retry_after=0, times=1)
+    emu.fail("status", status=429, retry_after_ms=1, times=1)
     assert len(post(rerank, make_nodes(), query_str=QUERY)) == 3
     assert len(emu.requests) == 2
 

@@ -94,8 +94,8 @@ def test_bad_image_arguments_are_refused_before_any_request(
     emu: TogetherEmulator, transport: TogetherTransport
 ) -> None:
     spec = TogetherImageGenerationToolSpec(transport=transport)
-    with pytest.raises(MediaInputError, match="1 to 12"):
-        spec.generate_image("a fox", steps=40)
+    with pytest.raises(MediaInputError, match="1 to 50"):
+        spec.generate_image("a fox", steps=60)
     with pytest.raises(MediaInputError, match="non-empty"):
         asyncio.run(spec.agenerate_image(""))
     assert emu.requests == []

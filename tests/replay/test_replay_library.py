@@ -5,6 +5,7 @@ they should and only that."""
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,13 @@ import yaml
 
 from tests.unit.test_no_secrets_in_files import find_key_like
 from together_integrations.testing.cassettes import (
+    EMULATOR_HOST,
     TogetherYamlSerializer,
     find_secrets,
+    host_matcher,
     json_body_matcher,
+    register,
+    vcr_config,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +72,9 @@ def test_no_cassette_holds_a_key() -> None:
 def test_cassette_is_readable_and_scrubbed(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert "!!binary" not in text  # binary bodies are a hash and a length, never raw
+    # No loopback port (it changes on every run) and no random multipart boundary.
+    assert not re.search(r"(127\.0\.0\.1|localhost):\d+", text)
+    assert not re.search(r"boundary=(?!together-cassette-boundary)", text)
     doc = yaml.safe_load(text)
     assert doc["recorded_against"] in ("emulator", "live")
     assert doc["interactions"]
@@ -154,3 +162,63 @@ def test_binary_bodies_are_a_hash_a_length_and_a_head() -> None:
     json_body_matcher(request(AUDIO, "application/octet-stream"), recorded)
     with pytest.raises(AssertionError):
         json_body_matcher(request(AUDIO[:-1], "application/octet-stream"), recorded)
+
+
+def vcr_request(method: str, uri: str, body: bytes | None = None, **headers: str) -> Any:
+    from vcr.request import Request
+
+    return Request(method, uri, body, headers)
+
+
+def test_loopback_hosts_are_recorded_as_the_emulator_host() -> None:
+    config = vcr_config()
+    sent = vcr_request("GET", "http://127.0.0.1:40855/v1/videos/v-1?x=1", host="127.0.0.1:40855")
+    recorded = config["before_record_request"](sent)
+    assert recorded.uri == f"https://{EMULATOR_HOST}/v1/videos/v-1?x=1"
+    assert recorded.headers["host"] == EMULATOR_HOST
+    live = config["before_record_request"](vcr_request("GET", "https://api.together.xyz/v1/x"))
+    assert live.uri == "https://api.together.xyz/v1/x"  # a live host is kept
+    body = b'{"url":"http://127.0.0.1:5123/shrt/a","other":"http://127.0.0.1.example.com:1/"}'
+    response = config["before_record_response"](
+        {
+            "status": {"code": 302, "message": "Found"},
+            "headers": {
+                "content-type": ["application/json"],
+                "location": ["http://localhost:5123/storage/uploads/f?X-Amz-Signature=s"],
+            },
+            "body": {"string": body},
+        }
+    )
+    assert response["headers"]["location"] == [f"https://{EMULATOR_HOST}/storage/uploads/f"]
+    assert (
+        response["body"]["string"]
+        == (
+            f'{{"url":"https://{EMULATOR_HOST}/shrt/a","other":"http://127.0.0.1.example.com:1/"}}'
+        ).encode()
+    )
+
+
+def test_host_matcher_ignores_the_host_only_for_the_emulator() -> None:
+    emulated = vcr_request("GET", f"https://{EMULATOR_HOST}/v1/models")
+    host_matcher(vcr_request("GET", "https://api.together.xyz/v1/models"), emulated)
+    host_matcher(vcr_request("GET", "http://127.0.0.1:9/v1/models"), emulated)
+    live = vcr_request("GET", "https://api.together.xyz/v1/models")
+    host_matcher(vcr_request("GET", "https://api.together.xyz/v1/models"), live)
+    with pytest.raises(AssertionError):
+        host_matcher(vcr_request("GET", "https://api.together.ai/v1/models"), live)
+
+
+def test_a_changed_query_does_not_match() -> None:
+    from vcr import VCR
+    from vcr.matchers import requests_match
+
+    config = vcr_config()
+    recorder = VCR()
+    register(recorder)
+    matchers = recorder._get_matchers(tuple(config["match_on"]))
+    clean = config["before_record_request"]
+    recorded = clean(vcr_request("GET", "http://127.0.0.1:1/v1/hardware?model=a"))
+    same = clean(vcr_request("GET", "https://api.together.xyz/v1/hardware?model=a"))
+    other = clean(vcr_request("GET", "https://api.together.xyz/v1/hardware?model=b"))
+    assert requests_match(same, recorded, matchers)
+    assert not requests_match(other, recorded, matchers)

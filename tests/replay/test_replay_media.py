@@ -102,3 +102,40 @@ def test_transcription_verbose_json(together_target: dict[str, Any]) -> None:
     assert result.words and [w.word for w in result.words][:2] == ["Hello", "from"]
     starts = [w.start for w in result.words]
     assert starts == sorted(starts)
+
+
+@pytest.mark.vcr
+def test_speech_stream(together_target: dict[str, Any]) -> None:
+    """``stream: true``: SSE ``audio.tts.chunk`` events, base64 PCM, then ``[DONE]``."""
+    with transport(together_target) as t:
+        stream = t.audio.speech_stream(
+            {"model": "cartesia/sonic", "input": SPOKEN, "voice": "helpful woman",
+             "response_format": "raw", "response_encoding": "pcm_s16le"}
+        )  # fmt: skip
+        with stream:
+            chunks = list(stream)
+    assert len(chunks) > 1 and all(c.object == "audio.tts.chunk" for c in chunks)
+    assert {c.model for c in chunks} == {"cartesia/sonic"}
+    audio = b"".join(c.audio for c in chunks)
+    assert len(audio) > 4410 and len(audio) % 2 == 0  # 16-bit samples, over 50 ms of them
+
+
+@pytest.mark.vcr
+def test_translation(together_target: dict[str, Any]) -> None:
+    with transport(together_target) as t:
+        result = t.audio.translate(
+            ("bonjour.wav", wav("Bonjour tout le monde.")),
+            {"model": "openai/whisper-large-v3", "response_format": "verbose_json"},
+        )
+    assert result.task == "translate" and result.language == "en"
+    assert result.text.strip() and result.segments
+
+
+@pytest.mark.vcr
+def test_voices_list(together_target: dict[str, Any]) -> None:
+    with transport(together_target) as t:
+        listing = t.audio.voices()
+    by_model = {entry.model: [v.name for v in entry.voices] for entry in listing.data}
+    assert "helpful woman" in by_model["cartesia/sonic"]
+    assert "tara" in by_model["canopylabs/orpheus-3b-0.1-ft"]
+    assert all(v.id for entry in listing.data for v in entry.voices)

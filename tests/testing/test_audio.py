@@ -26,6 +26,15 @@ def test_voices_per_speech_model(emu: TogetherEmulator) -> None:
         assert entry["voices"] and all(set(v) == {"id", "name"} for v in entry["voices"])
 
 
+def test_voices_of_one_model(emu: TogetherEmulator) -> None:
+    with emu.http_client() as client:
+        every = client.get("/voices").json()["data"]
+        (only,) = client.get("/voices", params={"model": "cartesia/sonic"}).json()["data"]
+        unknown = client.get("/voices", params={"model": "nobody/none"}).json()["data"]
+    assert len(every) > 1 and only == next(e for e in every if e["model"] == "cartesia/sonic")
+    assert unknown == []
+
+
 @pytest.mark.parametrize("fmt", ["json", "verbose_json"])
 def test_translation(emu: TogetherEmulator, fmt: str) -> None:
     with emu.http_client() as client:

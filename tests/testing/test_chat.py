@@ -331,3 +331,51 @@ def test_unknown_tool_call_style_is_refused(emu: TogetherEmulator) -> None:
         emu.reply(tool_calls=TWO_CALLS, tool_call_style="sideways")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="name"):
         emu.reply(tool_calls=[{"arguments": {}}])
+
+
+# ------------------------------------------------------------------------- n choices
+
+
+def test_n_choices_each_indexed_and_usage_counts_every_completion(emu: TogetherEmulator) -> None:
+    one = chat(emu).json()
+    emu.reset()
+    three = chat(emu, n=3).json()
+    assert [c["index"] for c in three["choices"]] == [0, 1, 2]
+    texts = {c["message"]["content"] for c in three["choices"]}
+    assert texts == {one["choices"][0]["message"]["content"]}
+    per_choice = one["usage"]["completion_tokens"]
+    assert three["usage"]["completion_tokens"] == 3 * per_choice
+    assert three["usage"]["prompt_tokens"] == one["usage"]["prompt_tokens"]
+    assert three["usage"]["total_tokens"] == three["usage"]["prompt_tokens"] + 3 * per_choice
+
+
+@pytest.mark.parametrize("dialect", ["modern", "legacy", "openai"])
+def test_n_choices_stream_each_choice_by_index(emu: TogetherEmulator, dialect: str) -> None:
+    emu.reply("Bonjour tout le monde", dialect=dialect)  # type: ignore[arg-type]
+    events = stream_chat(emu, n=2)
+    text: dict[int, str] = {}
+    finishes: dict[int, Any] = {}
+    for event in events:
+        for item in event["choices"]:
+            text[item["index"]] = text.get(item["index"], "") + (item["delta"].get("content") or "")
+            if item.get("finish_reason"):
+                finishes[item["index"]] = item["finish_reason"]
+    assert text == {0: "Bonjour tout le monde", 1: "Bonjour tout le monde"}
+    assert sorted(finishes) == [0, 1]
+    usages = [e["usage"] for e in events if e.get("usage")]
+    assert len(usages) == (0 if dialect == "openai" else 1)  # usage once, for both choices
+
+
+@pytest.mark.parametrize("n", [0, 129, "2", True])
+def test_n_out_of_range_is_a_400(emu: TogetherEmulator, n: Any) -> None:
+    r = chat(emu, n=n)
+    assert r.status_code == 400 and "n must be" in r.json()["error"]["message"]
+
+
+def test_stream_usage_without_stream_options_as_together_sends_it(emu: TogetherEmulator) -> None:
+    # Together has no stream_options (NOTES §3): usage arrives in streams without it, and
+    # the server ignores the field when a client sends it anyway.
+    plain = stream_chat(emu)
+    asked = stream_chat(TogetherEmulator(), stream_options={"include_usage": True})
+    assert plain[-1]["usage"] and plain[-1]["choices"] == []
+    assert asked == plain

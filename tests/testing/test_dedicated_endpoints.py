@@ -77,6 +77,33 @@ def test_start_stop_start_and_the_name_as_a_model(
         assert ask(client, name).status_code == 404
 
 
+def test_inactive_timeout_stops_an_idle_endpoint_on_virtual_time(
+    emu: TogetherEmulator, clock: VirtualClock
+) -> None:
+    emu.endpoints.script(pending=0, starting=60, stopping=30, times=2)
+    with emu.http_client() as client:
+        idle = client.post("/endpoints", json={**BODY, "inactive_timeout": 10}).json()
+        forever = client.post("/endpoints", json=BODY).json()
+        clock.advance(60)
+        assert state(client, idle["id"]) == "STARTED"
+        clock.advance(9 * 60)
+        assert ask(client, idle["name"]).status_code == 200  # a request: not idle
+        clock.advance(9 * 60)
+        assert state(client, idle["id"]) == "STARTED"  # 9 minutes since that request
+        clock.advance(61)
+        assert state(client, idle["id"]) == "STOPPING"  # 10 minutes idle: stops itself
+        assert ask(client, idle["name"]).status_code == 400
+        clock.advance(30)
+        assert state(client, idle["id"]) == "STOPPED"
+        assert state(client, forever["id"]) == "STARTED"  # no inactive_timeout: never
+        # Restarted, the idle clock starts again from the new start.
+        client.patch(f"/endpoints/{idle['id']}", json={"state": "STARTED"})
+        clock.advance(60 + 9 * 60)
+        assert state(client, idle["id"]) == "STARTED"
+        clock.advance(60)
+        assert state(client, idle["id"]) == "STOPPING"
+
+
 def test_created_stopped_and_a_scripted_error(emu: TogetherEmulator, clock: VirtualClock) -> None:
     emu.endpoints.script(outcome="error", when=lambda body: body.get("display_name") == "bad")
     with emu.http_client() as client:

@@ -249,6 +249,34 @@ def test_supported_models(emu: TogetherEmulator) -> None:
     assert "BAAI/bge-base-en-v1.5" not in models
 
 
+def test_model_limits(emu: TogetherEmulator) -> None:
+    with emu.http_client() as client:
+        small = client.get("/fine-tunes/models/limits", params={"model_name": BASE}).json()
+        vision = client.get(
+            "/fine-tunes/models/limits",
+            params={"model_name": "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8"},
+        )
+        reasoning = client.get(
+            "/fine-tunes/models/limits", params={"model_name": "openai/gpt-oss-20b"}
+        ).json()
+        missing = client.get("/fine-tunes/models/limits")
+        embedding = client.get(
+            "/fine-tunes/models/limits", params={"model_name": "BAAI/bge-base-en-v1.5"}
+        )
+    assert small["model_name"] == BASE
+    assert small["min_learning_rate"] < small["max_learning_rate"]
+    assert small["max_seq_length_sft"] == emu.models[BASE]["context_length"]
+    lora = small["lora_training"]
+    assert lora["min_batch_size"] <= lora["max_batch_size"] and lora["max_rank"] > 0
+    assert lora["target_modules"] and small["supports_tools"] is True
+    assert small["supports_vision"] is False and small["supports_reasoning"] is False
+    assert vision.json()["supports_vision"] is True
+    assert reasoning["supports_reasoning"] is True
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "model_name"
+    assert embedding.status_code == 404
+    assert embedding.json()["error"]["code"] == "model_not_available"
+
+
 @pytest.mark.network
 def test_a_loopback_client_polls_a_fine_tune() -> None:
     emu = TogetherEmulator(clock=VirtualClock(auto_advance=120))

@@ -186,3 +186,47 @@ def test_generator_through_the_emulator_with_pydantic_schemas(emu: TogetherEmula
 def test_generator_refuses_remote_refs() -> None:
     with pytest.raises(ValueError, match="local"):
         example_for_schema({"$ref": "https://example.com/schema.json"})
+
+
+def test_reset_forgets_files_jobs_and_their_models() -> None:
+    from together_integrations.testing import VirtualClock
+
+    clock = VirtualClock(start=1_800_000_000)
+    emu = TogetherEmulator(clock=clock)
+    configured = set(emu.models)
+    train = b'{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}\n'
+    stored = emu.files.create(train, filename="t.jsonl", purpose="fine-tune")
+    emu.fine_tunes.script(pending=1, queued=1, duration=10, finishing=2)
+    with emu.http_client() as client:
+        job = client.post(
+            "/fine-tunes",
+            json={
+                "training_file": stored.id,
+                "model": "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
+            },
+        ).json()
+        endpoint = client.post(
+            "/endpoints",
+            json={
+                "model": MODEL,
+                "hardware": "2x_nvidia_h100_80gb_sxm",
+                "autoscaling": {"min_replicas": 1, "max_replicas": 1},
+            },
+        ).json()
+        video = client.post(
+            "https://api.together.xyz/v2/videos", json={"model": "google/veo-3.0", "prompt": "x"}
+        ).json()
+        clock.advance(3600)
+        output = client.get(f"/fine-tunes/{job['id']}").json()["model_output_name"]
+        assert chat(emu, model=output).status_code == 200  # the output model answers
+        assert chat(emu, model=endpoint["name"]).status_code == 200  # so does the endpoint
+        emu.reset()
+        assert set(emu.models) == configured
+        assert client.get("/files").json()["data"] == []
+        assert client.get(f"/files/{stored.id}").status_code == 404
+        assert client.get(f"/fine-tunes/{job['id']}").status_code == 404
+        assert client.get(f"/endpoints/{endpoint['id']}").status_code == 404
+        assert client.get(f"https://api.together.xyz/v2/videos/{video['id']}").status_code == 404
+        assert client.get("/fine-tunes").json()["data"] == []
+        assert chat(emu, model=output).status_code == 404
+    assert emu.requests[-1].path == "/v1/chat/completions"  # still recording after a reset

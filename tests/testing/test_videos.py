@@ -71,6 +71,20 @@ def test_a_scripted_failure(emu: TogetherEmulator, clock: VirtualClock) -> None:
     assert media.status_code == 404
 
 
+def test_a_scripted_cancellation_ends_the_wait(emu: TogetherEmulator, clock: VirtualClock) -> None:
+    from together_integrations import JobFailedError
+
+    emu.videos.script(queued=5, duration=30, outcome="cancelled")
+    transport = emu.transport(max_retries=0)
+    job = transport.videos.create({"model": VEO, "prompt": "a cat surfing"})
+    with pytest.raises(JobFailedError):
+        transport.videos.wait_until_done(job.id, poll_interval=10, clock=clock)
+    with emu.http_client() as client:
+        cancelled = client.get(f"{V2}/{job.id}").json()
+    assert cancelled["status"] == "cancelled" and cancelled["outputs"] is None
+    assert cancelled["completed_at"] == 1_800_000_000 + 35
+
+
 def test_the_media_url_is_404_until_the_video_exists(emu: TogetherEmulator) -> None:
     with emu.http_client() as client:
         job = create(client).json()

@@ -464,3 +464,23 @@ def test_endpoints_async(emu: TogetherEmulator, clock: VirtualClock) -> None:
         return states
 
     assert asyncio.run(run()) == ["STARTED", "STOPPED", "STARTING", "STARTED", "STARTED"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_replicas": 2, "max_replicas": 1}, "min_replicas <= max_replicas"),
+        ({"min_replicas": -1}, "min_replicas <= max_replicas"),
+        ({"max_replicas": 0, "min_replicas": 0}, "max_replicas >= 1"),
+        ({"autoscaling": {"min_replicas": 1}}, "instead of autoscaling"),
+    ],
+)
+def test_bad_endpoint_replicas_are_refused_before_the_paid_create(
+    emu: TogetherEmulator, kwargs: dict[str, Any], message: str
+) -> None:
+    endpoints = TogetherDedicatedEndpoints(emu.transport())
+    with pytest.raises(TogetherConfigError, match=message):
+        endpoints.create(BASE, hardware="1x_nvidia_h100_80gb_sxm", **kwargs)
+    with pytest.raises(TogetherConfigError, match=message):
+        asyncio.run(endpoints.acreate(BASE, hardware="1x_nvidia_h100_80gb_sxm", **kwargs))
+    assert not [r for r in emu.requests if r.path == "/v1/endpoints"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import pickle
 import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+import together_integrations
 from together_integrations import JobFailedError, NotFoundError, TogetherTransport
 from together_integrations._media import (
     GeneratedImage,
@@ -85,6 +87,15 @@ def test_an_empty_prompt_is_refused(prompt: Any) -> None:
     assert error.argument == "prompt" and "non-empty text" in str(error)
 
 
+def test_a_refusal_is_in_the_error_tree_and_survives_pickling() -> None:
+    error = refused(lambda: check_image(FLUX, n=9))
+    assert isinstance(error, together_integrations.TogetherConfigError)
+    assert MediaInputError is together_integrations.MediaInputError
+    back = pickle.loads(pickle.dumps(error))
+    assert (type(back), str(back), back.argument, back.value, back.allowed) == (
+        MediaInputError, str(error), "n", 9, "1 to 4")  # fmt: skip
+
+
 def test_a_prompt_over_the_limit_says_the_limit() -> None:
     error = refused(lambda: check_prompt("x" * 11, max_chars=10))
     assert "at most 10 characters" in str(error) and "(it has 11)" in str(error)
@@ -96,7 +107,7 @@ def test_a_prompt_over_the_limit_says_the_limit() -> None:
         ({"width": 1001}, "width", "multiples of 8 from 64 to 2048 (such as 1000 or 1008)"),
         ({"height": 4096}, "height", "64 to 2048"),
         ({"width": 32}, "width", "64 to 2048"),
-        ({"steps": 20}, "steps", "1 to 12"),
+        ({"steps": 51}, "steps", "1 to 50"),
         ({"n": 5}, "n", "1 to 4"),
         ({"n": True}, "n", "an integer"),
     ],
@@ -110,8 +121,11 @@ def test_image_limits_of_flux_schnell(
 
 
 def test_image_arguments_within_limits_pass_and_an_unknown_model_gets_generic_checks() -> None:
-    spec = check_image(FLUX, n=4, width=1024, height=768, steps=12)
+    spec = check_image(FLUX, n=4, width=1024, height=768, steps=50)
     assert spec is not None and spec.default_steps == 4
+    # The seed's names resolve: its Orpheus id and its image CLI example.
+    assert check_voice("canopylabs/orpheus-3b", "leah", None) == "leah"
+    assert check_image("stabilityai/stable-diffusion-xl-base-1.0", steps=50) is not None
     # Not catalogued: the server decides sizes and steps.
     assert check_image("someone/new-image-model", width=1001, steps=40) is None
     refused(lambda: check_image("someone/new-image-model", n=0))
@@ -135,9 +149,11 @@ def test_voices_are_checked_against_the_live_list_else_the_bundled_one() -> None
 def test_speech_formats_and_languages() -> None:
     error = refused(lambda: check_speech(ORPHEUS, text="hi", response_format="ogg"))
     assert "wav, mp3, raw" in str(error)
-    error = refused(lambda: check_speech(ORPHEUS, text="hi", response_format="raw"))
-    assert "only when streaming" in str(error)
+    # Spec: a whole file may be mp3, wav or raw; a stream is raw only.
+    assert check_speech(ORPHEUS, text="hi", response_format="raw") is not None
     assert check_speech(ORPHEUS, text="hi", response_format="raw", stream=True) is not None
+    error = refused(lambda: check_speech(ORPHEUS, text="hi", response_format="wav", stream=True))
+    assert "raw when streaming" in str(error)
     assert "ja" in str(refused(lambda: check_speech(ORPHEUS, text="hi", language="xx")))
     assert refused(lambda: check_speech(ORPHEUS, text="")).argument == "text"
 

@@ -8,6 +8,7 @@ import email.utils
 import json
 import os
 import time
+import warnings
 from typing import Any
 
 import httpx
@@ -615,6 +616,27 @@ def test_a_forked_child_never_shares_the_parents_pools() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert transport.sync_client is parent_client and not parent_client.is_closed
     transport.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_is_warned_about_a_client_it_inherited_from_the_caller() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(Script(ok())))
+    transport = TogetherTransport(
+        api_key=wire.KEY, base_url="https://fork.example.com/v1", http_client=client
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert transport.sync_client is client  # the parent: no warning
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code, skip pytest's teardown
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            transport.sync_client, transport.sync_client  # noqa: B018  (warned once)
+        told = [w for w in seen if "os.fork()" in str(w.message)]
+        os._exit(0 if len(told) == 1 and wire.KEY not in str(told[0].message) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    client.close()
 
 
 def test_asyncio_run_per_call_closes_each_loops_pool(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,7 @@
 """LangChain integration: ``ChatTogether``, ``TogetherLLM`` (also ``Together``, the
-``langchain_together`` name), ``TogetherEmbeddings``, ``TogetherRerank``, and
-``to_training_file`` (chat histories as a fine-tuning file).
+``langchain_together`` name), ``TogetherEmbeddings``, ``TogetherRerank``,
+``to_training_file`` (chat histories as a fine-tuning file), and ``TogetherBatchRun`` with
+its errors (``ChatTogether(batch_api=...)`` on Together's Batch API).
 Requires ``pip install "together-integrations[langchain]"``.
 
 Classes are imported on first access, so importing this package stays cheap.
@@ -20,6 +21,14 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
     ) from exc
 
 if TYPE_CHECKING:
+    from .batch import (
+        BatchNotServedError,
+        TogetherBatchItemError,
+        TogetherBatchJobFailedError,
+        TogetherBatchResultsError,
+        TogetherBatchRun,
+        TogetherBatchTimeoutError,
+    )
     from .chat_models import ChatTogether
     from .document_loaders import TogetherAudioLoader, TogetherAudioParser
     from .embeddings import TogetherEmbeddings
@@ -34,10 +43,16 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BatchNotServedError",
     "ChatTogether",
     "Together",
     "TogetherAudioLoader",
     "TogetherAudioParser",
+    "TogetherBatchItemError",
+    "TogetherBatchJobFailedError",
+    "TogetherBatchResultsError",
+    "TogetherBatchRun",
+    "TogetherBatchTimeoutError",
     "TogetherEmbeddings",
     "TogetherImageGenerationTool",
     "TogetherLLM",
@@ -49,7 +64,13 @@ __all__ = [
 ]
 
 _MODULES = {
+    "BatchNotServedError": "batch",
     "ChatTogether": "chat_models",
+    "TogetherBatchItemError": "batch",
+    "TogetherBatchJobFailedError": "batch",
+    "TogetherBatchResultsError": "batch",
+    "TogetherBatchRun": "batch",
+    "TogetherBatchTimeoutError": "batch",
     "Together": "llms",
     "TogetherEmbeddings": "embeddings",
     "TogetherLLM": "llms",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from operator import itemgetter
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, overload
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.exceptions import OutputParserException
@@ -29,11 +30,11 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._chat import ChatDeltaView, ChatStreamAccumulator, parse_chat_completion
@@ -59,9 +60,20 @@ from together_integrations.schemas import (
     response_headers,
 )
 
+if TYPE_CHECKING:
+    from together_integrations.langchain.batch import TogetherBatchRun
+
 __all__ = ["ChatTogether"]
 
 DEFAULT_CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+
+DEFAULT_BATCH_MIN_INPUTS = 100
+"""``batch_api="auto"`` uses the Batch API from this many inputs (cache misses) on: below
+it, the hours a batch job may take cost more than the discount saves."""
+
+_BATCH_STAGE: ContextVar[Any] = ContextVar("together_batch_stage", default=None)
+"""Set by :mod:`.batch` around LangChain's cache step: ``_generate`` / ``_stream`` then hand
+the request back (collect) or return the batch's answer, instead of sending."""
 
 register_content_translator()
 
@@ -349,6 +361,47 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     sends ``param`` from the instance's settings or from ``bind_tools`` /
     ``with_structured_output``; ``{"param": [values]}`` drops only those values. Values
     passed explicitly per call are still sent."""
+    batch_api: Literal["off", "auto", "on"] = Field(default="off", exclude=True)
+    """Send ``batch``/``abatch``/``batch_as_completed``/``abatch_as_completed`` through
+    Together's Batch API (one job, up to 50 % cheaper on some models, answers within 24 h):
+    ``"off"`` (default) never; ``"on"`` always (a model the catalog says the Batch API does
+    not serve is refused before any upload); ``"auto"`` when at least
+    ``batch_api_min_inputs`` inputs miss the cache and the catalog says the model is served
+    (else online). Not part of the cache key: online and batch answers share the cache."""
+    batch_api_min_inputs: int = Field(default=DEFAULT_BATCH_MIN_INPUTS, ge=1, exclude=True)
+    """The fewest inputs (cache misses) ``batch_api="auto"`` sends as a batch."""
+    batch_store: Any = Field(default=None, exclude=True, repr=False)
+    """Where batch runs remember themselves: a ``BatchStore`` (``DirectoryStore``,
+    ``MemoryStore``) or a directory path. Default: ``DirectoryStore()`` under
+    ``$TOGETHER_BATCH_DIR`` or ``~/.cache/together-integrations/batches``. A run holds ids
+    and states, never prompts, answers or the key."""
+    batch_timeout: float | None = Field(default=None, gt=0, exclude=True)
+    """Seconds to wait for a batch before ``TogetherBatchTimeoutError`` (the job goes on;
+    calling the same ``batch()`` again resumes it). None: as long as it runs (up to 24 h)."""
+    batch_clock: Any = Field(default=None, exclude=True, repr=False)
+    """The batch poller's clock (``now``/``sleep``/``asleep``); tests pass a
+    ``VirtualClock``. None: real time."""
+
+    @field_validator("batch_store", mode="before")
+    @classmethod
+    def _check_batch_store(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from together_integrations.langchain.batch import resolve_store
+
+        try:
+            return resolve_store(value)
+        except TypeError as exc:  # pydantic reports ValueErrors as validation errors
+            raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _check_batch_api(self) -> ChatTogether:
+        if self.batch_api == "on" and self.streaming:
+            raise ValueError(
+                'batch_api="on" cannot stream: a batch answers whole responses. Use '
+                'streaming=False, or batch_api="auto" (which goes online when streaming).'
+            )
+        return self
 
     # ------------------------------------------------------------ LangChain hooks
 
@@ -585,6 +638,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        stage = _BATCH_STAGE.get()
+        if stage is not None:
+            result: ChatResult = stage.respond(self, messages, stop, kwargs)
+            return result
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
@@ -601,6 +658,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        stage = _BATCH_STAGE.get()
+        if stage is not None:
+            result: ChatResult = stage.respond(self, messages, stop, kwargs)
+            return result
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
         prepared = self._request(messages, stop, kwargs)
@@ -640,6 +701,15 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        stage = _BATCH_STAGE.get()
+        if stage is not None:
+            from together_integrations.langchain.batch import result_chunks
+
+            for chunk in result_chunks(stage.respond(self, messages, stop, kwargs)):
+                if run_manager:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+            return
         prepared = self._stream_request(messages, stop, kwargs)
         request = prepared.request
         state = self._stream_state(messages, request)
@@ -666,6 +736,15 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        stage = _BATCH_STAGE.get()
+        if stage is not None:
+            from together_integrations.langchain.batch import result_chunks
+
+            for chunk in result_chunks(stage.respond(self, messages, stop, kwargs)):
+                if run_manager:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+            return
         prepared = self._stream_request(messages, stop, kwargs)
         request = prepared.request
         state = self._stream_state(messages, request)
@@ -684,6 +763,226 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             if run_manager:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+
+    # -------------------------------------------------------------- Batch API
+
+    def _batch_store(self) -> Any:
+        from together_integrations.batch import DirectoryStore
+
+        return self.batch_store if self.batch_store is not None else DirectoryStore()
+
+    def _batch_call(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        config: RunnableConfig | Sequence[RunnableConfig] | None,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """The Batch API call for these inputs, or None to send them online (no I/O)."""
+        mode = self.batch_api
+        if mode == "off" or not inputs:
+            return None
+        if mode == "auto" and (len(inputs) < self.batch_api_min_inputs or self.streaming):
+            return None
+        from together_integrations.langchain import batch
+
+        model = kwargs.get("model") or self.model
+        if mode == "on":
+            batch.check_served([model])
+        elif not batch.batch_served([model]):
+            return None
+        return batch.BatchCall.build(self, inputs, config, kwargs)
+
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any | None,
+    ) -> list[AIMessage]:
+        """Many inputs at once: online (LangChain's thread pool), or as one job on
+        Together's Batch API when ``batch_api`` says so (see :mod:`.batch`).
+
+        On the Batch API the answers are the online path's (same request bodies, same
+        conversion, same cache and callbacks), in input order. ``return_exceptions=True``
+        puts a ``TogetherBatchItemError`` at each failed position; otherwise one
+        ``TogetherBatchResultsError`` is raised after every input has resolved, with every
+        message in ``.results``. Running the same call again finds the same run (after a
+        crash or a ``batch_timeout``) and creates no new job.
+
+        Raises:
+            BatchNotServedError: ``batch_api="on"`` with a model the Batch API does not
+                serve (before any upload).
+            TogetherBatchTimeoutError: ``batch_timeout`` ran out (the job goes on).
+        """
+        call = self._batch_call(inputs, config, dict(kwargs))
+        if call is not None:
+            call.classify()
+            error = None if return_exceptions else call.first_error()
+            if error is not None:
+                raise error
+            if call.use_batch(self.batch_api):
+                call.plan()
+                out: list[AIMessage] = call.collected(list(call.iterate()), return_exceptions)
+                return out
+        return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any | None,
+    ) -> list[AIMessage]:
+        """Async :meth:`batch`."""
+        call = self._batch_call(inputs, config, dict(kwargs))
+        if call is not None:
+            await call.aclassify()
+            error = None if return_exceptions else call.first_error()
+            if error is not None:
+                raise error
+            if call.use_batch(self.batch_api):
+                call.plan()
+                pairs = [pair async for pair in call.aiterate()]
+                out: list[AIMessage] = call.collected(pairs, return_exceptions)
+                return out
+        return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    @overload
+    def batch_as_completed(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+        **kwargs: Any,
+    ) -> Iterator[tuple[int, AIMessage]]: ...
+
+    @overload
+    def batch_as_completed(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[True],
+        **kwargs: Any,
+    ) -> Iterator[tuple[int, AIMessage | Exception]]: ...
+
+    def batch_as_completed(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any | None,
+    ) -> Iterator[tuple[int, AIMessage | Exception]]:
+        """:meth:`batch`, yielding ``(index, message)`` as answers arrive: on the Batch API,
+        cache hits at once, then the batch's answers. Without ``return_exceptions``, the
+        successes are yielded and one ``TogetherBatchResultsError`` is raised at the end."""
+        call = self._batch_call(inputs, config, dict(kwargs))
+        if call is not None:
+            call.classify()
+            error = None if return_exceptions else call.first_error()
+            if error is not None:
+                raise error
+            if call.use_batch(self.batch_api):
+                call.plan()
+                seen = []
+                for pair in call.iterate():
+                    seen.append(pair)
+                    if return_exceptions or not isinstance(pair[1], Exception):
+                        yield pair
+                call.collected(seen, return_exceptions)
+                return
+        if return_exceptions:
+            yield from super().batch_as_completed(inputs, config, return_exceptions=True, **kwargs)
+        else:
+            yield from super().batch_as_completed(inputs, config, return_exceptions=False, **kwargs)
+
+    @overload
+    def abatch_as_completed(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+        **kwargs: Any | None,
+    ) -> AsyncIterator[tuple[int, AIMessage]]: ...
+
+    @overload
+    def abatch_as_completed(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[True],
+        **kwargs: Any | None,
+    ) -> AsyncIterator[tuple[int, AIMessage | Exception]]: ...
+
+    async def abatch_as_completed(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any | None,
+    ) -> AsyncIterator[tuple[int, AIMessage | Exception]]:
+        """Async :meth:`batch_as_completed`."""
+        call = self._batch_call(inputs, config, dict(kwargs))
+        if call is not None:
+            await call.aclassify()
+            error = None if return_exceptions else call.first_error()
+            if error is not None:
+                raise error
+            if call.use_batch(self.batch_api):
+                call.plan()
+                seen = []
+                async for pair in call.aiterate():
+                    seen.append(pair)
+                    if return_exceptions or not isinstance(pair[1], Exception):
+                        yield pair
+                call.collected(seen, return_exceptions)
+                return
+        if return_exceptions:
+            async for pair in super().abatch_as_completed(
+                inputs, config, return_exceptions=True, **kwargs
+            ):
+                yield pair
+        else:
+            async for done in super().abatch_as_completed(
+                inputs, config, return_exceptions=False, **kwargs
+            ):
+                yield done
+
+    def submit_batch(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> TogetherBatchRun:
+        """Create a Batch API job for ``inputs`` and return at once (whatever ``batch_api``
+        says; no cache, no callbacks): the job runs on Together's side for up to 24 h.
+
+        Args:
+            inputs: What ``invoke`` takes, one per request.
+            kwargs: Per-call arguments, as for ``invoke`` (``stop``, ``tools``...). For
+                tools or a schema, pass a binding's: ``**llm.bind_tools(tools).kwargs``.
+
+        Returns:
+            A :class:`~together_integrations.langchain.batch.TogetherBatchRun`: ``status()``,
+            ``wait()``, ``results()``, ``cancel()``, ``run_id`` (to ``load`` it elsewhere).
+            Submitting the same inputs again returns the same run.
+
+        Raises:
+            BatchNotServedError: the catalog says the Batch API does not serve the model.
+        """
+        from together_integrations.langchain import batch
+
+        return batch.prepare_submission(self, inputs, kwargs).submit()
+
+    async def asubmit_batch(
+        self, inputs: Sequence[LanguageModelInput], **kwargs: Any
+    ) -> TogetherBatchRun:
+        """Async :meth:`submit_batch`."""
+        from together_integrations.langchain import batch
+
+        return await batch.prepare_submission(self, inputs, kwargs).asubmit()
 
     # -------------------------------------------------------------------- tools
 

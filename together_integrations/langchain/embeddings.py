@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._embeddings import (
@@ -15,6 +15,7 @@ from together_integrations._embeddings import (
     EmbeddingBatcher,
 )
 from together_integrations._exceptions import APIError, TogetherConfigError
+from together_integrations._journal import check_journal
 from together_integrations.langchain._common import TogetherClientSettings
 from together_integrations.langchain._errors import to_langchain_error
 
@@ -37,7 +38,7 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     Key init args:
         model: Embedding model id (also ``model_name``).
         batch_size (also ``chunk_size``), max_tokens_per_batch, max_concurrency,
-        show_progress (also ``show_progress_bar``), dimensions, model_kwargs.
+        show_progress (also ``show_progress_bar``), dimensions, model_kwargs, journal.
         api_key (also ``together_api_key``, ``openai_api_key``), base_url (also
         ``together_api_base``, ``openai_api_base``), timeout (also ``request_timeout``),
         max_retries, default_headers, default_query, transport, http_client /
@@ -63,6 +64,13 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
 
             await embeddings.aembed_documents([...])
             await embeddings.aembed_query("...")
+
+    Resume (large jobs; Together's Batch API does not take embeddings):
+        .. code-block:: python
+
+            embeddings = TogetherEmbeddings(journal="./embeddings-journal")
+            vectors = embeddings.embed_documents(corpus)  # interrupted? run it again:
+            vectors = embeddings.embed_documents(corpus)  # sends only what is missing
 
     Empty strings raise ``ValueError`` before any request (the API rejects them); long texts
     are never truncated here, the server's answer is raised as is. Errors are the library's
@@ -93,6 +101,17 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     """Show a tqdm progress bar when tqdm is installed (also ``show_progress_bar``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra JSON fields sent with every request."""
+    journal: Any = None
+    """Make embedding resumable: a directory path (kept as an absolute path, opened at the
+    first call) or an ``EmbeddingJournal`` / any ``SupportsEmbeddingJournal``. Texts already
+    journaled for this model, ``dimensions`` and ``model_kwargs`` are not sent again, a text
+    repeated within one call is sent once, and every answered request is on disk before it
+    is returned. Only SHA-256 digests of texts and the vectors are stored."""
+
+    @field_validator("journal", mode="before")
+    @classmethod
+    def _check_journal(cls, value: Any) -> Any:
+        return check_journal(value)
 
     @model_validator(mode="after")
     def _validate_batcher_settings(self) -> TogetherEmbeddings:
@@ -127,6 +146,7 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
             options=self._request_options(),
             show_progress=self.show_progress,
             extra_body=extra,
+            journal=self.journal,
         )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -13,12 +13,16 @@ refused argument raises :class:`LCMediaInputError`, which is our ``MediaInputErr
 ``ValueError``) and LangChain's ``ToolException``, so ``handle_tool_error=True`` hands the
 message, which says what is allowed, back to the model to try again. API errors are the
 ``langchain_core`` twins of ours (``_errors``).
+
+What the tools do (checks, requests, polling, saving, the text the model reads) is written
+once, for both frameworks, in ``together_integrations._media_tools``; this module only turns
+its outcomes into a tool's ``(content, artifact)`` and maps the errors.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -36,37 +40,25 @@ from together_integrations._exceptions import (
     JobError,
     JobFailedError,
     JobTimeoutError,
+    MediaInputError,
 )
 from together_integrations._jobs import Clock, JobLike
-from together_integrations._media import (
-    GeneratedImage,
-    MediaResult,
-    SpeechAudio,
-    VideoResult,
-    aknown_voices,
-    images_from_response,
-    known_voices,
-    video_outcome,
-)
+from together_integrations._media import GeneratedImage, MediaResult, SpeechAudio, VideoResult
 from together_integrations._media_catalog import (
     DEFAULT_IMAGE_MODEL,
     DEFAULT_SPEECH_MODEL,
     DEFAULT_VIDEO_MODEL,
-    MediaInputError,
-    check_image,
-    check_prompt,
-    check_speech,
-    check_video,
-    check_voice,
 )
-from together_integrations.langchain._common import TogetherClientSettings, validate_request
-from together_integrations.langchain._errors import to_langchain_error
-from together_integrations.schemas import (
-    ImageGenerationRequest,
-    SpeechRequest,
-    VideoCreateRequest,
-    VideoJob,
+from together_integrations._media_tools import (
+    ImageCore,
+    MediaOutcome,
+    SpeechCore,
+    VideoCore,
+    Wording,
+    arguments,
 )
+from together_integrations.langchain._common import TogetherClientSettings
+from together_integrations.langchain._errors import invalid_arguments, to_langchain_error
 
 __all__ = [
     "LCJobFailedError",
@@ -137,26 +129,39 @@ def tool_errors() -> Iterator[None]:
         raise twin from exc
 
 
-def _block(media: MediaResult, kind: str, path: Path | None) -> dict[str, Any]:
-    extras = {"path": str(path)} if path is not None else None
-    make = {"image": create_image_block, "audio": create_audio_block}.get(kind, create_video_block)
+# Where the LangChain texts differ from the LlamaIndex ones: the media are "attached" (the
+# artifact), and the status tool has its own name.
+_WORDING = Wording(
+    inline="; attached for the user.",
+    speech_inline=", attached for the user.",
+    status_tool="together_video_status",
+    pending="check again in a minute.",
+)
+_MAKERS = {"image": create_image_block, "speech": create_audio_block, "video": create_video_block}
+
+
+def _block(media: MediaResult, path: Path | None) -> dict[str, Any]:
+    """A v1 content block: base64 when the bytes are at hand, else the URL; the saved path
+    in ``extras``."""
+    make = _MAKERS[media.kind]
     if media.has_data:
         block: dict[str, Any] = dict(make(base64=media.base64(), mime_type=media.mime_type))
     else:
         assert media.url is not None
         block = dict(make(url=media.url, mime_type=media.mime_type))
-    if extras:
-        block["extras"] = extras
+    if path is not None:
+        block["extras"] = {"path": str(path)}
     return block
 
 
-def _quote(text: str, limit: int = 80) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")
+def _answer(outcome: MediaOutcome) -> tuple[str, list[dict[str, Any]]]:
+    """A tool's ``(content, artifact)``: the outcome's text, and its media as blocks."""
+    return outcome.text, [_block(media, path) for media, path in outcome.media]
 
 
 class _TogetherMediaTool(TogetherClientSettings, BaseTool):
-    """What the media tools share: client settings, the answer form, saving."""
+    """What the media tools share: client settings, the answer form, and one call path onto
+    the framework-neutral core (``_action``: which core method a tool call runs)."""
 
     _RESERVED: ClassVar[frozenset[str]] = frozenset({"model", "prompt", "input", "stream"})
 
@@ -169,21 +174,37 @@ class _TogetherMediaTool(TogetherClientSettings, BaseTool):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request fields sent with every call (``aspect_ratio``, ``guidance_scale``...)."""
 
-    def _save(self, media: MediaResult) -> Path | None:
-        return media.save(self.output_dir) if self.output_dir is not None else None
+    _action: ClassVar[str] = "run"
+    """The core method a tool call runs (``run``, ``start``, ``check``; ``a``-prefixed twin)."""
 
-    async def _asave(self, media: MediaResult) -> Path | None:
-        return await media.asave(self.output_dir) if self.output_dir is not None else None
+    def _core(self) -> Any:
+        raise NotImplementedError
 
-    def _check_output_dir(self) -> None:
-        if self.output_dir is not None and not self.output_dir.is_dir():
-            raise MediaInputError(
-                f"output_dir={str(self.output_dir)!r} is not an existing directory; create it "
-                "first or pass output_dir=None to keep results in memory.",
-                argument="output_dir",
-                value=str(self.output_dir),
-                allowed="an existing directory, or None",
-            )
+    def _shape(self, outcome: MediaOutcome) -> tuple[str, Any]:
+        return _answer(outcome)
+
+    def _run(
+        self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> tuple[str, Any]:
+        with tool_errors():
+            return self._shape(getattr(self._core(), self._action)(*args, **kwargs))
+
+    async def _arun(
+        self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> tuple[str, Any]:
+        with tool_errors():
+            return self._shape(await getattr(self._core(), "a" + self._action)(*args, **kwargs))
+
+    def _core_settings(self) -> dict[str, Any]:
+        """What every core of this tool is built with (see ``_media_tools``)."""
+        return {
+            "client": self,
+            "extra": self.model_kwargs,
+            "output_dir": self.output_dir,
+            "owner": type(self).__name__,
+            "on_invalid": invalid_arguments,
+            "wording": _WORDING,
+        }
 
 
 # ------------------------------------------------------------------------- images
@@ -270,35 +291,13 @@ class TogetherImageGenerationTool(_TogetherMediaTool):
     output_format: Literal["jpeg", "png"] | None = None
     """File format (the server's default: jpeg)."""
 
-    def _request(
-        self,
-        prompt: str,
-        negative_prompt: str | None,
-        n: int | None,
-        width: int | None,
-        height: int | None,
-        steps: int | None,
-        seed: int | None,
-    ) -> ImageGenerationRequest:
-        check_prompt(prompt)
-        spec = check_image(self.model, n=n, width=width, height=height, steps=steps)
-        self._check_output_dir()
-        if steps is None and spec is not None:
-            steps = spec.default_steps
-        body: dict[str, Any] = {
-            **self.model_kwargs,
-            "model": self.model,
-            "prompt": prompt,
-            "negative_prompt": negative_prompt,
-            "n": n,
-            "width": width,
-            "height": height,
-            "steps": steps,
-            "seed": seed,
-            "response_format": self.image_response_format,
-            "output_format": self.output_format,
-        }
-        return validate_request(ImageGenerationRequest, body, type(self).__name__)
+    def _core(self) -> ImageCore:
+        return ImageCore(
+            model=self.model,
+            response_format=self.image_response_format,
+            output_format=self.output_format,
+            **self._core_settings(),
+        )
 
     def generate(
         self,
@@ -313,10 +312,7 @@ class TogetherImageGenerationTool(_TogetherMediaTool):
     ) -> list[GeneratedImage]:
         """Make images and return them (nothing is saved)."""
         with tool_errors():
-            request = self._request(prompt, negative_prompt, n, width, height, steps, seed)
-            transport = self._get_transport()
-            response = transport.images.generate(request, self._request_options())
-            return images_from_response(response, request, transport)
+            return self._core().generate(**arguments(locals()))
 
     async def agenerate(
         self,
@@ -331,75 +327,7 @@ class TogetherImageGenerationTool(_TogetherMediaTool):
     ) -> list[GeneratedImage]:
         """Async :meth:`generate`."""
         with tool_errors():
-            request = self._request(prompt, negative_prompt, n, width, height, steps, seed)
-            transport = self._get_transport()
-            response = await transport.images.agenerate(request, self._request_options())
-            return images_from_response(response, request, transport)
-
-    def _answer(
-        self, images: Sequence[GeneratedImage], paths: Sequence[Path | None]
-    ) -> tuple[str, list[dict[str, Any]]]:
-        first = images[0]
-        size = f" ({first.width}x{first.height})" if first.width and first.height else ""
-        count = f"{len(images)} image{'s' if len(images) > 1 else ''}"
-        text = f"Generated {count} with {self.model} for {_quote(first.prompt)}{size}"
-        saved = [str(p) for p in paths if p is not None]
-        if saved:
-            text += ": saved to " + ", ".join(saved) + "."
-        elif all(image.url for image in images):
-            text += ": " + ", ".join(str(image.url) for image in images) + "."
-        else:
-            text += "; attached for the user."
-        pairs = zip(images, paths, strict=True)
-        return text, [_block(image, "image", path) for image, path in pairs]
-
-    def _run(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        n: int | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        images = self.generate(
-            prompt,
-            negative_prompt=negative_prompt,
-            n=n,
-            width=width,
-            height=height,
-            steps=steps,
-            seed=seed,
-        )
-        with tool_errors():
-            paths = [self._save(image) for image in images]
-        return self._answer(images, paths)
-
-    async def _arun(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        n: int | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        images = await self.agenerate(
-            prompt,
-            negative_prompt=negative_prompt,
-            n=n,
-            width=width,
-            height=height,
-            steps=steps,
-            seed=seed,
-        )
-        with tool_errors():
-            paths = [await self._asave(image) for image in images]
-        return self._answer(images, paths)
+            return await self._core().agenerate(**arguments(locals()))
 
 
 # ------------------------------------------------------------------------- speech
@@ -478,96 +406,25 @@ class TogetherTextToSpeechTool(_TogetherMediaTool):
     sample_rate: int | None = None
     """Output sample rate, for models that honour it (Cartesia)."""
 
-    def _request(self, text: str, voice: str | None, voices: Sequence[str]) -> SpeechRequest:
-        chosen = voice or self.voice
-        check_voice(self.model, chosen, voices or None)
-        body: dict[str, Any] = {
-            **self.model_kwargs,
-            "model": self.model,
-            "input": text,
-            "voice": chosen,
-            "response_format": self.audio_format,
-            "language": self.language,
-            "sample_rate": self.sample_rate,
-        }
-        return validate_request(SpeechRequest, body, type(self).__name__)
-
-    def _precheck(self, text: str) -> None:
-        check_speech(
-            self.model,
-            text=text,
-            response_format=self.audio_format,
-            language=self.language,
-            stream=self.audio_format == "raw",
-        )
-        self._check_output_dir()
-
-    def _audio(self, request: SpeechRequest, data: bytes, mime: str | None) -> SpeechAudio:
-        if self.audio_format != "raw" and mime and not mime.startswith("audio/"):
-            mime = None  # octet-stream says nothing: the format does
-        return SpeechAudio(
-            data=data,
-            format=self.audio_format,
+    def _core(self) -> SpeechCore:
+        return SpeechCore(
             model=self.model,
-            voice=request.voice,
-            text=request.input,
-            mime_type=mime if self.audio_format != "raw" else "audio/pcm",
+            voice=self.voice,
+            audio_format=self.audio_format,
+            language=self.language,
+            sample_rate=self.sample_rate,
+            **self._core_settings(),
         )
 
     def speak(self, text: str, *, voice: str | None = None) -> SpeechAudio:
         """Speak ``text`` and return the audio (nothing is saved)."""
         with tool_errors():
-            self._precheck(text)
-            transport = self._get_transport()
-            request = self._request(text, voice, known_voices(transport, self.model))
-            options = self._request_options()
-            if self.audio_format == "raw":
-                with transport.audio.speech_stream(request, options) as stream:
-                    return self._audio(request, b"".join(c.audio for c in stream), None)
-            response = transport.audio.speech(request, options)
-            return self._audio(request, response.content, response.content_type)
+            return self._core().speak(text, voice)
 
     async def aspeak(self, text: str, *, voice: str | None = None) -> SpeechAudio:
         """Async :meth:`speak`."""
         with tool_errors():
-            self._precheck(text)
-            transport = self._get_transport()
-            request = self._request(text, voice, await aknown_voices(transport, self.model))
-            options = self._request_options()
-            if self.audio_format == "raw":
-                async with await transport.audio.aspeech_stream(request, options) as stream:
-                    return self._audio(request, b"".join([c.audio async for c in stream]), None)
-            response = await transport.audio.aspeech(request, options)
-            return self._audio(request, response.content, response.content_type)
-
-    def _answer(self, audio: SpeechAudio, path: Path | None) -> tuple[str, list[dict[str, Any]]]:
-        length = f"{audio.duration:.1f} s of " if audio.duration else ""
-        text = (
-            f"Spoke {len(audio.text)} characters as {audio.voice!r} with {self.model}: "
-            f"{length}{self.audio_format.upper()} audio"
-        )
-        text += f" saved to {path}." if path is not None else ", attached for the user."
-        return text, [_block(audio, "audio", path)]
-
-    def _run(
-        self,
-        text: str,
-        voice: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        audio = self.speak(text, voice=voice)
-        with tool_errors():
-            return self._answer(audio, self._save(audio))
-
-    async def _arun(
-        self,
-        text: str,
-        voice: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        audio = await self.aspeak(text, voice=voice)
-        with tool_errors():
-            return self._answer(audio, await self._asave(audio))
+            return await self._core().aspeak(text, voice)
 
 
 # ------------------------------------------------------------------------- video
@@ -596,54 +453,18 @@ class _VideoSettings(_TogetherMediaTool):
     steps: int | None = None
     """Denoising steps (10-50) for every video; the server's default when ``None``."""
 
-    def _create_request(
-        self,
-        prompt: str,
-        negative_prompt: str | None,
-        seconds: int | None,
-        width: int | None,
-        height: int | None,
-        seed: int | None,
-    ) -> VideoCreateRequest:
-        check_video(
-            self.model,
-            prompt=prompt,
-            width=width,
-            height=height,
-            seconds=seconds,
-            steps=self.steps,
-            has_frames="media" in self.model_kwargs,
-        )
-        self._check_output_dir()
-        body: dict[str, Any] = {
-            **self.model_kwargs,
-            "model": self.model,
-            "prompt": prompt,
-            "negative_prompt": negative_prompt,
-            "seconds": seconds,
-            "width": width,
-            "height": height,
-            "seed": seed,
-            "steps": self.steps,
-            "output_format": self.output_format,
-            "generate_audio": self.generate_audio,
-        }
-        return validate_request(VideoCreateRequest, body, type(self).__name__)
+    def _wait(self) -> dict[str, Any]:
+        return {}
 
-    def _ready(self, video: VideoResult, path: Path | None) -> tuple[str, list[dict[str, Any]]]:
-        details = ", ".join(
-            part
-            for part in (
-                f"{video.seconds} s" if video.seconds else "",
-                video.size or "",
-                f"${video.cost:.2f}" if video.cost is not None else "",
-            )
-            if part
+    def _core(self) -> VideoCore:
+        return VideoCore(
+            model=self.model,
+            output_format=self.output_format,
+            generate_audio=self.generate_audio,
+            steps=self.steps,
+            wait=self._wait(),
+            **self._core_settings(),
         )
-        where = f"saved to {path}" if path is not None else str(video.url)
-        text = f"Video {video.id} from {video.model or self.model} is ready: {where}"
-        text += f" ({details})." if details else "."
-        return text, [_block(video, "video", path)]
 
 
 class TogetherVideoGenerationTool(_VideoSettings):
@@ -711,7 +532,7 @@ class TogetherVideoGenerationTool(_VideoSettings):
     clock: Clock | None = Field(default=None, exclude=True, repr=False)
     """Where the poller reads time and sleeps (tests pass a virtual clock)."""
 
-    def _wait_kwargs(self) -> dict[str, Any]:
+    def _wait(self) -> dict[str, Any]:
         return {
             "timeout": self.wait_timeout,
             "poll_interval": self.poll_interval,
@@ -732,11 +553,7 @@ class TogetherVideoGenerationTool(_VideoSettings):
     ) -> VideoResult:
         """Create the video job, wait for it and return the video (nothing is saved)."""
         with tool_errors():
-            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
-            transport = self._get_transport()
-            job = transport.videos.create(request, options=self._request_options())
-            done = transport.videos.wait_until_done(job.id, **self._wait_kwargs())
-            return VideoResult(done, transport)
+            return self._core().make(**arguments(locals()))
 
     async def amake(
         self,
@@ -750,53 +567,7 @@ class TogetherVideoGenerationTool(_VideoSettings):
     ) -> VideoResult:
         """Async :meth:`make`."""
         with tool_errors():
-            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
-            transport = self._get_transport()
-            job = await transport.videos.acreate(request, options=self._request_options())
-            done = await transport.videos.await_until_done(job.id, **self._wait_kwargs())
-            return VideoResult(done, transport)
-
-    def _run(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        seconds: int | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        seed: int | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        video = self.make(
-            prompt,
-            negative_prompt=negative_prompt,
-            seconds=seconds,
-            width=width,
-            height=height,
-            seed=seed,
-        )
-        with tool_errors():
-            return self._ready(video, self._save(video))
-
-    async def _arun(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        seconds: int | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        seed: int | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        video = await self.amake(
-            prompt,
-            negative_prompt=negative_prompt,
-            seconds=seconds,
-            width=width,
-            height=height,
-            seed=seed,
-        )
-        with tool_errors():
-            return self._ready(video, await self._asave(video))
+            return await self._core().amake(**arguments(locals()))
 
 
 class TogetherVideoStartTool(_VideoSettings):
@@ -809,43 +580,11 @@ class TogetherVideoStartTool(_VideoSettings):
     )
     args_schema: type[BaseModel] = VideoGenerationInput
 
-    def _started(self, job: VideoJob) -> tuple[str, dict[str, Any]]:
-        text = (
-            f"Started video {job.id} with {job.model or self.model} (status: {job.status_text}). "
-            "It takes minutes; check it with together_video_status."
-        )
-        return text, {"video_id": job.id, "status": job.status_text}
+    _action: ClassVar[str] = "start"
 
-    def _run(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        seconds: int | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        seed: int | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, dict[str, Any]]:
-        with tool_errors():
-            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
-            job = self._get_transport().videos.create(request, options=self._request_options())
-            return self._started(job)
-
-    async def _arun(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        seconds: int | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        seed: int | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, dict[str, Any]]:
-        with tool_errors():
-            request = self._create_request(prompt, negative_prompt, seconds, width, height, seed)
-            transport = self._get_transport()
-            job = await transport.videos.acreate(request, options=self._request_options())
-            return self._started(job)
+    def _shape(self, outcome: MediaOutcome) -> tuple[str, dict[str, Any]]:
+        assert outcome.job is not None
+        return outcome.text, {"video_id": outcome.job.id, "status": outcome.job.status_text}
 
 
 class VideoStatusInput(BaseModel):
@@ -864,33 +603,7 @@ class TogetherVideoStatusTool(_VideoSettings):
     )
     args_schema: type[BaseModel] = VideoStatusInput
 
-    def _status(self, job: VideoJob) -> tuple[str, list[dict[str, Any]]] | VideoResult:
-        video = video_outcome(job, self._get_transport())
-        if video is not None:
-            return video
-        text = f"Video {job.id} is still {job.status_text}; check again in a minute."
-        return text, []
-
-    def _run(
-        self, video_id: str, run_manager: CallbackManagerForToolRun | None = None
-    ) -> tuple[str, list[dict[str, Any]]]:
-        with tool_errors():
-            job = self._get_transport().videos.retrieve(video_id, options=self._request_options())
-            found = self._status(job)
-            if isinstance(found, VideoResult):
-                return self._ready(found, self._save(found))
-            return found
-
-    async def _arun(
-        self, video_id: str, run_manager: AsyncCallbackManagerForToolRun | None = None
-    ) -> tuple[str, list[dict[str, Any]]]:
-        with tool_errors():
-            transport = self._get_transport()
-            job = await transport.videos.aretrieve(video_id, options=self._request_options())
-            found = self._status(job)
-            if isinstance(found, VideoResult):
-                return self._ready(found, await self._asave(found))
-            return found
+    _action: ClassVar[str] = "check"
 
 
 class TogetherVideoToolkit(TogetherClientSettings, BaseToolkit):

@@ -1,6 +1,7 @@
-"""LlamaIndex integration: ``TogetherLLM`` (function calling), ``TogetherEmbedding``,
-``TogetherRerank``, ``TogetherFinetuneEngine`` (fine-tuning, ending in a ``TogetherLLM``),
-and ``InvalidToolCallError`` (tool calls whose arguments are not JSON).
+"""LlamaIndex integration: ``TogetherLLM`` (function calling; ``batch_chat`` through the Batch
+API, with ``TogetherLLMBatchRun``), ``TogetherEmbedding``, ``TogetherRerank``,
+``TogetherFinetuneEngine`` (fine-tuning, ending in a ``TogetherLLM``), and
+``InvalidToolCallError`` (tool calls whose arguments are not JSON).
 Requires ``pip install "together-integrations[llama-index]"``.
 
 Classes are imported on first access, so importing this package stays cheap.
@@ -21,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 if TYPE_CHECKING:
     from ._convert import InvalidToolCallError
+    from .batch import BatchNotServedError, TogetherLLMBatchRun
     from .embeddings import TogetherEmbedding
     from .finetuning import TogetherFinetuneEngine
     from .llms import TogetherLLM
@@ -33,22 +35,26 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BatchNotServedError",
     "InvalidToolCallError",
     "TogetherAudioReader",
     "TogetherEmbedding",
     "TogetherFinetuneEngine",
     "TogetherImageGenerationToolSpec",
     "TogetherLLM",
+    "TogetherLLMBatchRun",
     "TogetherRerank",
     "TogetherTextToSpeechToolSpec",
     "TogetherVideoGenerationToolSpec",
 ]
 
 _MODULES = {
+    "BatchNotServedError": "batch",
     "InvalidToolCallError": "_convert",
     "TogetherEmbedding": "embeddings",
     "TogetherFinetuneEngine": "finetuning",
     "TogetherLLM": "llms",
+    "TogetherLLMBatchRun": "batch",
     "TogetherRerank": "postprocessor",
     "TogetherAudioReader": "readers",
     "TogetherImageGenerationToolSpec": "tools",

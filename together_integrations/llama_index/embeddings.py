@@ -19,7 +19,14 @@ import weakref
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from together_integrations._catalog import ModelCapabilities, get_model_capabilities
 from together_integrations._embeddings import (
@@ -29,6 +36,7 @@ from together_integrations._embeddings import (
     EmbeddingBatcher,
     estimate_tokens,
 )
+from together_integrations._journal import EmbeddingJournal, check_journal
 from together_integrations.llama_index._common import (
     ClientSettingsMixin,
     log_guessed_capabilities,
@@ -146,6 +154,13 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     text_instruction: str | None = Field(
         default=None, description="Prefix for documents, joined with a space."
     )
+    journal: Any = Field(
+        default=None,
+        description="Make embedding resumable: a directory path (opened at the first call) "
+        "or an EmbeddingJournal / SupportsEmbeddingJournal. Journaled texts (same model, "
+        "dimensions, additional_kwargs and instruction) are not sent again; every answered "
+        "request is on disk before it is returned. Serialised as its directory path.",
+    )
     _slots: _LoopSemaphores = PrivateAttr(default_factory=_LoopSemaphores)
 
     def __init__(
@@ -188,6 +203,17 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
             )
         return self
 
+    @field_validator("journal", mode="before")
+    @classmethod
+    def _check_journal(cls, value: Any) -> Any:
+        return check_journal(value)
+
+    @field_serializer("journal")
+    def _journal_path(self, value: Any) -> Any:
+        # to_dict / to_json carry the directory; from_dict reopens it. A custom journal
+        # object is left as is (JSON then refuses it, rather than it silently vanishing).
+        return str(value.path) if isinstance(value, EmbeddingJournal) else value
+
     @classmethod
     def class_name(cls) -> str:
         return "TogetherEmbedding"
@@ -214,6 +240,7 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
             dimensions=dimensions,
             options=self._request_options(),
             extra_body=extra,
+            journal=self.journal,
         )
 
     async def _aembed(self, texts: list[str]) -> list[list[float]]:

@@ -21,6 +21,7 @@ instead of looping.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -108,6 +109,10 @@ class TogetherFinetuneEngine:
         verbose: Print the job's progress while waiting.
         start_job_id: Resume with an existing job instead of starting one.
         validate_json: Check the file locally before upload (each bad line named).
+        adopt_existing: :meth:`finetune` first looks for a job on the account that it would
+            duplicate (same file, base model and parameters; not failed or cancelled) and
+            takes it over instead of paying for a second: re-running a script that crashed
+            after starting its job is safe. ``False`` always starts a new job.
         transport: The transport (default: the shared one from the environment).
         clock: The poller's clock (a test passes a virtual clock).
         create_kwargs: Any fine-tuning parameter (``n_epochs``, ``lora_r``, ``suffix``,
@@ -123,6 +128,7 @@ class TogetherFinetuneEngine:
         start_job_id: str | None = None,
         validate_json: bool = True,
         *,
+        adopt_existing: bool = True,
         transport: TogetherTransport | None = None,
         clock: Clock | None = None,
         **create_kwargs: Any,
@@ -131,6 +137,7 @@ class TogetherFinetuneEngine:
         self.data_path = Path(data_path)
         self.verbose = verbose
         self.validate_json = validate_json
+        self.adopt_existing = adopt_existing
         self._ft = TogetherFineTuning(transport, clock=clock)
         self._create_kwargs = create_kwargs
         self._job_id = start_job_id
@@ -187,13 +194,20 @@ class TogetherFinetuneEngine:
 
     def finetune(self) -> None:
         """Check the file (unless ``validate_json=False``), upload it and start the job
-        (paid: never sent twice). Does nothing when a job is already current."""
+        (paid: never sent twice; see ``adopt_existing``). Does nothing when a job is already
+        current. Returns once the job is created, like LlamaIndex's OpenAI engine: wait for
+        it with :meth:`wait`."""
         if self._job_id is not None:
             return
         if self.validate_json:
             validate_training_file(self.data_path)
         uploaded = self._ft.upload(self.data_path, check=False)
-        job = self._ft.create(uploaded, model=self.base_model, **self._create_kwargs)
+        job = self._ft.create(
+            uploaded,
+            model=self.base_model,
+            adopt_existing=self.adopt_existing,
+            **self._create_kwargs,
+        )
         self._job_id = job.id
         if self.verbose:
             print(f"Started fine-tune {job.id} of {self.base_model}: {job.status}")
@@ -205,7 +219,12 @@ class TogetherFinetuneEngine:
         if self.validate_json:
             validate_training_file(self.data_path)
         uploaded = await self._ft.aupload(self.data_path, check=False)
-        job = await self._ft.acreate(uploaded, model=self.base_model, **self._create_kwargs)
+        job = await self._ft.acreate(
+            uploaded,
+            model=self.base_model,
+            adopt_existing=self.adopt_existing,
+            **self._create_kwargs,
+        )
         self._job_id = job.id
 
     def get_current_job(self) -> FineTuneJob:
@@ -263,3 +282,23 @@ class TogetherFinetuneEngine:
 
         model_kwargs.setdefault("transport", self._ft.transport)
         return TogetherLLM.from_fine_tune(self.get_current_job(), **model_kwargs)
+
+
+def _register_with_llama_index_finetuning() -> bool:
+    """When the (deprecated) ``llama-index-finetuning`` package is installed, make
+    :class:`TogetherFinetuneEngine` an instance of its ``BaseLLMFinetuneEngine`` (registered
+    as a virtual subclass), so code that checks for one accepts ours. That package is never
+    imported when it is absent. Returns whether the registration happened."""
+    try:
+        if importlib.util.find_spec("llama_index.finetuning") is None:
+            return False
+        from llama_index.finetuning.types import (  # type: ignore[import-untyped,unused-ignore]
+            BaseLLMFinetuneEngine,
+        )
+    except Exception:  # a broken install (its types import optional rerankers)
+        return False
+    BaseLLMFinetuneEngine.register(TogetherFinetuneEngine)
+    return True
+
+
+_register_with_llama_index_finetuning()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 import re
 import warnings
-from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from llama_index.core.base.llms.generic_utils import (
     messages_to_prompt as generic_messages_to_prompt,
@@ -42,6 +42,14 @@ from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from together_integrations._catalog import ModelCapabilities, get_model_capabilities
+from together_integrations._jobs import Clock
+from together_integrations.batch import (
+    BatchItemError,
+    BatchLimits,
+    BatchResultsError,
+    BatchRunStatus,
+    BatchStore,
+)
 from together_integrations.llama_index._common import (
     ClientSettingsMixin,
     log_guessed_capabilities,
@@ -57,6 +65,7 @@ from together_integrations.llama_index._convert import (
     to_wire_messages,
     tool_selections,
 )
+from together_integrations.llama_index.batch import TogetherLLMBatchRun
 from together_integrations.schemas import ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
@@ -572,6 +581,418 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
                 yield current
 
         return gen()
+
+    # ------------------------------------------------------------ Batch API
+    # Bodies come from the online chat builder and results go through its converter
+    # (llama_index/batch.py), so a batched ChatResponse is the online one plus its batch id.
+
+    def submit_batch(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        store: BatchStore | None = None,
+        retry: bool = True,
+        clock: Clock | None = None,
+        poll_interval: float | None = None,
+        limits: BatchLimits | None = None,
+        **kwargs: Any,
+    ) -> TogetherLLMBatchRun:
+        """Send ``inputs`` (each a list of ``ChatMessage``) as one Batch API run and return
+        once its jobs are created, with the run to wait on, read or cancel.
+
+        Args:
+            inputs: One conversation per request, as ``chat`` takes it.
+            store: Where the run's manifest lives (default: a ``DirectoryStore`` under
+                ``$TOGETHER_BATCH_DIR`` or ``~/.cache/together-integrations/batches``). The
+                same inputs on the same store find the same run: nothing is created twice.
+            retry: Send items that failed retryably (timeouts, 5xx, expiry) once more, in a
+                follow-up job.
+            clock: The poller's clock (tests pass a ``VirtualClock``).
+            poll_interval: Seconds before the second look at the jobs (default 30).
+            limits: Lines and bytes per job (default: the documented 50,000 and 100 MB).
+            kwargs: Request fields, exactly as for ``chat`` (``tools``, ``tool_choice``,
+                ``response_format``, ``max_tokens``...).
+
+        Returns:
+            A :class:`~together_integrations.llama_index.batch.TogetherLLMBatchRun`.
+
+        Raises:
+            BatchNotServedError: the catalog says the Batch API does not serve the
+                model (before anything is uploaded).
+            BatchEndpointError: the model is a language model served on ``/completions``.
+
+        Example:
+            .. code-block:: python
+
+                run = llm.submit_batch([[ChatMessage(role="user", content="Hi")]])
+                print(run.run_id)  # TogetherLLMBatchRun.load(run_id, llm=llm) elsewhere
+                run.wait(on_progress=lambda status: print(status.progress_fraction))
+                print(run.results()[0].message.content)
+        """
+        run = TogetherLLMBatchRun.create(
+            self,
+            inputs,
+            store=store,
+            retry=retry,
+            clock=clock,
+            poll_interval=poll_interval,
+            limits=limits,
+            **kwargs,
+        )
+        return run.submit()
+
+    async def asubmit_batch(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        store: BatchStore | None = None,
+        retry: bool = True,
+        clock: Clock | None = None,
+        poll_interval: float | None = None,
+        limits: BatchLimits | None = None,
+        **kwargs: Any,
+    ) -> TogetherLLMBatchRun:
+        """Async :meth:`submit_batch`."""
+        run = TogetherLLMBatchRun.create(
+            self,
+            inputs,
+            store=store,
+            retry=retry,
+            clock=clock,
+            poll_interval=poll_interval,
+            limits=limits,
+            **kwargs,
+        )
+        return await run.asubmit()
+
+    @overload
+    def batch_chat(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        return_exceptions: Literal[False] = ...,
+        store: BatchStore | None = ...,
+        timeout: float | None = ...,
+        show_progress: bool = ...,
+        on_progress: Callable[[BatchRunStatus], None] | None = ...,
+        retry: bool = ...,
+        clock: Clock | None = ...,
+        poll_interval: float | None = ...,
+        limits: BatchLimits | None = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse]: ...
+
+    @overload
+    def batch_chat(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        return_exceptions: bool,
+        store: BatchStore | None = ...,
+        timeout: float | None = ...,
+        show_progress: bool = ...,
+        on_progress: Callable[[BatchRunStatus], None] | None = ...,
+        retry: bool = ...,
+        clock: Clock | None = ...,
+        poll_interval: float | None = ...,
+        limits: BatchLimits | None = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse | BatchItemError]: ...
+
+    @dispatcher.span
+    def batch_chat(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        return_exceptions: bool = False,
+        store: BatchStore | None = None,
+        timeout: float | None = None,
+        show_progress: bool = False,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+        retry: bool = True,
+        clock: Clock | None = None,
+        poll_interval: float | None = None,
+        limits: BatchLimits | None = None,
+        **kwargs: Any,
+    ) -> list[ChatResponse] | list[ChatResponse | BatchItemError]:
+        """``chat`` over many inputs through Together's Batch API (billed at up to 50% off
+        on the discounted models), in input order.
+
+        A thousand inputs take a handful of HTTP requests (upload, create, polls, two
+        downloads). Running it again with the same inputs and store resumes the same run.
+
+        Args:
+            inputs: One conversation per request, as ``chat`` takes it.
+            return_exceptions: Put a ``BatchItemError`` (the server's message and code) at
+                each failed position instead of raising.
+            store, retry, clock, poll_interval, limits: As in :meth:`submit_batch`.
+            timeout: Seconds to wait before ``JobTimeoutError`` (the run goes on; calling
+                again resumes it).
+            show_progress: Draw a tqdm bar over the requests (needs ``tqdm``).
+            on_progress: Called after every look with the run's ``BatchRunStatus``.
+            kwargs: Request fields, exactly as for ``chat``.
+
+        Returns:
+            One ``ChatResponse`` per input, equal to the online one plus
+            ``additional_kwargs["batch_id"]``.
+
+        Raises:
+            BatchResultsError: some items failed and ``return_exceptions`` is false; raised
+                once every item has resolved, carrying every result (``.results``) and every
+                error (``.errors``).
+            BatchNotServedError: the catalog says the Batch API does not serve the
+                model (before anything is uploaded).
+
+        Example:
+            .. code-block:: python
+
+                questions = ["What is 2+2?", "Capital of France?"]
+                responses = llm.batch_chat(
+                    [[ChatMessage(role="user", content=q)] for q in questions]
+                )
+                print([r.message.content for r in responses])
+        """
+        run = TogetherLLMBatchRun.create(
+            self,
+            inputs,
+            store=store,
+            retry=retry,
+            clock=clock,
+            poll_interval=poll_interval,
+            limits=limits,
+            **kwargs,
+        )
+        return run.results(  # submits first
+            return_exceptions=return_exceptions,
+            timeout=timeout,
+            on_progress=on_progress,
+            show_progress=show_progress,
+        )
+
+    @overload
+    async def abatch_chat(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        return_exceptions: Literal[False] = ...,
+        store: BatchStore | None = ...,
+        timeout: float | None = ...,
+        show_progress: bool = ...,
+        on_progress: Callable[[BatchRunStatus], None] | None = ...,
+        retry: bool = ...,
+        clock: Clock | None = ...,
+        poll_interval: float | None = ...,
+        limits: BatchLimits | None = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse]: ...
+
+    @overload
+    async def abatch_chat(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        return_exceptions: bool,
+        store: BatchStore | None = ...,
+        timeout: float | None = ...,
+        show_progress: bool = ...,
+        on_progress: Callable[[BatchRunStatus], None] | None = ...,
+        retry: bool = ...,
+        clock: Clock | None = ...,
+        poll_interval: float | None = ...,
+        limits: BatchLimits | None = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse | BatchItemError]: ...
+
+    @dispatcher.span
+    async def abatch_chat(
+        self,
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        return_exceptions: bool = False,
+        store: BatchStore | None = None,
+        timeout: float | None = None,
+        show_progress: bool = False,
+        on_progress: Callable[[BatchRunStatus], None] | None = None,
+        retry: bool = True,
+        clock: Clock | None = None,
+        poll_interval: float | None = None,
+        limits: BatchLimits | None = None,
+        **kwargs: Any,
+    ) -> list[ChatResponse] | list[ChatResponse | BatchItemError]:
+        """Async :meth:`batch_chat`."""
+        run = TogetherLLMBatchRun.create(
+            self,
+            inputs,
+            store=store,
+            retry=retry,
+            clock=clock,
+            poll_interval=poll_interval,
+            limits=limits,
+            **kwargs,
+        )
+        return await run.aresults(  # submits first
+            return_exceptions=return_exceptions,
+            timeout=timeout,
+            on_progress=on_progress,
+            show_progress=show_progress,
+        )
+
+    @overload
+    def batch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: Literal[False] = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse]: ...
+
+    @overload
+    def batch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: bool,
+        **kwargs: Any,
+    ) -> list[ChatResponse | BatchItemError]: ...
+
+    def batch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[ChatResponse] | list[ChatResponse | BatchItemError]:
+        """``chat_with_tools`` over many inputs (each the ``chat_history``) through the
+        Batch API: the same tool specs and ``tool_choice`` in every request, and the same
+        check of each response (one tool call unless ``allow_parallel_tool_calls``).
+
+        Args:
+            tools: The tools offered in every request.
+            inputs: One conversation per request.
+            allow_parallel_tool_calls, tool_required, tool_choice, strict: As for
+                ``chat_with_tools``.
+            return_exceptions: As for :meth:`batch_chat`.
+            kwargs: :meth:`batch_chat` options (``store``, ``timeout``...) and request fields.
+
+        Raises:
+            BatchResultsError: as for :meth:`batch_chat` (its ``.results`` checked too).
+        """
+        prepared = self._batch_tool_kwargs(
+            tools, allow_parallel_tool_calls, tool_required, tool_choice, strict, kwargs
+        )
+        results = self.batch_chat(inputs, return_exceptions=True, **prepared)
+        return self._batch_tool_results(
+            results, tools, allow_parallel_tool_calls, return_exceptions
+        )
+
+    @overload
+    async def abatch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: Literal[False] = ...,
+        **kwargs: Any,
+    ) -> list[ChatResponse]: ...
+
+    @overload
+    async def abatch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = ...,
+        tool_required: bool = ...,
+        tool_choice: str | dict[str, Any] | None = ...,
+        strict: bool | None = ...,
+        return_exceptions: bool,
+        **kwargs: Any,
+    ) -> list[ChatResponse | BatchItemError]: ...
+
+    async def abatch_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        inputs: Sequence[Sequence[ChatMessage]],
+        *,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[ChatResponse] | list[ChatResponse | BatchItemError]:
+        """Async :meth:`batch_chat_with_tools`."""
+        prepared = self._batch_tool_kwargs(
+            tools, allow_parallel_tool_calls, tool_required, tool_choice, strict, kwargs
+        )
+        results = await self.abatch_chat(inputs, return_exceptions=True, **prepared)
+        return self._batch_tool_results(
+            results, tools, allow_parallel_tool_calls, return_exceptions
+        )
+
+    def _batch_tool_kwargs(
+        self,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool,
+        tool_required: bool,
+        tool_choice: str | dict[str, Any] | None,
+        strict: bool | None,
+        kwargs: dict[str, Any],
+    ) -> dict[str, Any]:
+        if "chat_history" in kwargs or "user_msg" in kwargs:
+            raise ValueError(
+                "batch_chat_with_tools takes one conversation per input in inputs; drop "
+                "chat_history= / user_msg=."
+            )
+        prepared = self._prepare_chat_with_tools(
+            tools,
+            allow_parallel_tool_calls=allow_parallel_tool_calls,
+            tool_required=tool_required,
+            tool_choice=tool_choice,
+            strict=strict,
+            **kwargs,
+        )
+        prepared.pop("messages")
+        return prepared
+
+    def _batch_tool_results(
+        self,
+        results: list[ChatResponse | BatchItemError],
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool,
+        return_exceptions: bool,
+    ) -> list[ChatResponse | BatchItemError]:
+        checked = [
+            self._validate_chat_with_tools_response(
+                r, tools, allow_parallel_tool_calls=allow_parallel_tool_calls
+            )
+            if isinstance(r, ChatResponse)
+            else r
+            for r in results
+        ]
+        errors = {i: r for i, r in enumerate(checked) if isinstance(r, BatchItemError)}
+        if errors and not return_exceptions:
+            raise BatchResultsError(checked, errors)
+        return checked
 
     # --------------------------------------------------------------- tools
 

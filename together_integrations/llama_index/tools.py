@@ -13,8 +13,9 @@ tool message). The full blocks stay in the tool output's ``raw_output`` (for exa
 models that should look at the result; inline bytes never are.
 
 Arguments are checked against the media catalog before any request; a refused argument
-raises :class:`~together_integrations._media_catalog.MediaInputError`, whose message (what
-is allowed) an agent hands back to the model as the tool's error.
+raises :class:`~together_integrations.MediaInputError`, whose message (what is allowed) an
+agent hands back to the model as the tool's error. What the specs do is written once in
+``together_integrations._media_tools``; this module only turns its outcomes into blocks.
 """
 
 from __future__ import annotations
@@ -36,35 +37,20 @@ from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSp
 from llama_index.core.tools.types import ToolMetadata, ToolOutput
 
 from together_integrations._jobs import Clock, JobLike
-from together_integrations._media import (
-    GeneratedImage,
-    MediaResult,
-    SpeechAudio,
-    VideoResult,
-    aknown_voices,
-    images_from_response,
-    known_voices,
-    video_outcome,
-)
+from together_integrations._media import MediaResult, SpeechAudio, VideoResult
 from together_integrations._media_catalog import (
     DEFAULT_IMAGE_MODEL,
     DEFAULT_SPEECH_MODEL,
     DEFAULT_VIDEO_MODEL,
-    MediaInputError,
-    check_image,
-    check_prompt,
-    check_speech,
-    check_video,
-    check_voice,
 )
-from together_integrations._transport import RequestOptions, TogetherTransport
+from together_integrations._media_tools import (
+    ImageCore,
+    MediaOutcome,
+    SpeechCore,
+    VideoCore,
+    arguments,
+)
 from together_integrations.llama_index._common import ClientSettingsMixin
-from together_integrations.schemas import (
-    ImageGenerationRequest,
-    SpeechRequest,
-    VideoCreateRequest,
-    VideoJob,
-)
 
 __all__ = [
     "TogetherImageGenerationToolSpec",
@@ -89,9 +75,26 @@ def _summary(blocks: Blocks) -> str:
     return "\n".join(b.text for b in blocks if isinstance(b, TextBlock))
 
 
-def _quote(text: str, limit: int = 80) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")
+def _media_block(media: MediaResult, path: Path | None) -> ContentBlock:
+    """A LlamaIndex block for one medium: its path when saved, else its bytes or its URL."""
+    if isinstance(media, SpeechAudio):
+        if path is not None:
+            return AudioBlock(path=path, format=media.format)
+        return AudioBlock(audio=media.bytes(), format=media.format)
+    if isinstance(media, VideoResult):
+        if path is not None:
+            return VideoBlock(path=path, video_mimetype=media.mime_type)
+        return VideoBlock(url=media.url, video_mimetype=media.mime_type)
+    if path is not None:
+        return ImageBlock(path=path, image_mimetype=media.mime_type)
+    if media.has_data:
+        return ImageBlock(image=media.bytes(), image_mimetype=media.mime_type)
+    return ImageBlock(url=media.url, image_mimetype=media.mime_type)
+
+
+def _blocks(outcome: MediaOutcome) -> Blocks:
+    """An outcome as blocks: its text, then one block per medium."""
+    return [TextBlock(text=outcome.text)] + [_media_block(m, p) for m, p in outcome.media]
 
 
 class _MediaToolSpec(BaseToolSpec):
@@ -110,27 +113,9 @@ class _MediaToolSpec(BaseToolSpec):
         self.send_media_to_model = send_media_to_model
         self.client = TogetherMediaClient(**client)
 
-    def _transport(self) -> TogetherTransport:
-        return self.client._get_transport()
-
-    def _options(self) -> RequestOptions | None:
-        return self.client._request_options()
-
-    def _check_output_dir(self) -> None:
-        if self.output_dir is not None and not self.output_dir.is_dir():
-            raise MediaInputError(
-                f"output_dir={str(self.output_dir)!r} is not an existing directory; create it "
-                "first or pass output_dir=None to keep results in memory.",
-                argument="output_dir",
-                value=str(self.output_dir),
-                allowed="an existing directory, or None",
-            )
-
-    def _save(self, media: MediaResult) -> Path | None:
-        return media.save(self.output_dir) if self.output_dir is not None else None
-
-    async def _asave(self, media: MediaResult) -> Path | None:
-        return await media.asave(self.output_dir) if self.output_dir is not None else None
+    def _core_settings(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """What every core of this spec is built with (see ``_media_tools``)."""
+        return {"client": self.client, "extra": extra, "output_dir": self.output_dir}
 
     # ---------------------------------------------------------- agent tools
 
@@ -232,58 +217,13 @@ class TogetherImageGenerationToolSpec(_MediaToolSpec):
         self.output_format = output_format
         self.extra_body = dict(extra_body or {})
 
-    def _request(
-        self,
-        prompt: str,
-        negative_prompt: str | None,
-        n: int | None,
-        width: int | None,
-        height: int | None,
-        steps: int | None,
-        seed: int | None,
-    ) -> ImageGenerationRequest:
-        check_prompt(prompt)
-        spec = check_image(self.model, n=n, width=width, height=height, steps=steps)
-        self._check_output_dir()
-        if steps is None and spec is not None:
-            steps = spec.default_steps
-        return ImageGenerationRequest.model_validate(
-            {
-                **self.extra_body,
-                "model": self.model,
-                "prompt": prompt,
-                "negative_prompt": negative_prompt,
-                "n": n,
-                "width": width,
-                "height": height,
-                "steps": steps,
-                "seed": seed,
-                "response_format": self.image_response_format,
-                "output_format": self.output_format,
-            }
+    def _core(self) -> ImageCore:
+        return ImageCore(
+            model=self.model,
+            response_format=self.image_response_format,
+            output_format=self.output_format,
+            **self._core_settings(self.extra_body),
         )
-
-    def _blocks(self, images: list[GeneratedImage], paths: list[Path | None]) -> Blocks:
-        first = images[0]
-        size = f" ({first.width}x{first.height})" if first.width and first.height else ""
-        count = f"{len(images)} image{'s' if len(images) > 1 else ''}"
-        text = f"Generated {count} with {self.model} for {_quote(first.prompt)}{size}"
-        saved = [str(p) for p in paths if p is not None]
-        if saved:
-            text += ": saved to " + ", ".join(saved) + "."
-        elif all(image.url for image in images):
-            text += ": " + ", ".join(str(image.url) for image in images) + "."
-        else:
-            text += "."
-        blocks: Blocks = [TextBlock(text=text)]
-        for image, path in zip(images, paths, strict=True):
-            if path is not None:
-                blocks.append(ImageBlock(path=path, image_mimetype=image.mime_type))
-            elif image.has_data:
-                blocks.append(ImageBlock(image=image.bytes(), image_mimetype=image.mime_type))
-            else:
-                blocks.append(ImageBlock(url=image.url, image_mimetype=image.mime_type))
-        return blocks
 
     def generate_image(
         self,
@@ -306,11 +246,7 @@ class TogetherImageGenerationToolSpec(_MediaToolSpec):
             steps: Generation steps (more: slower).
             seed: Seed, to make the same image again.
         """
-        request = self._request(prompt, negative_prompt, n, width, height, steps, seed)
-        transport = self._transport()
-        response = transport.images.generate(request, self._options())
-        images = images_from_response(response, request, transport)
-        return self._blocks(images, [self._save(image) for image in images])
+        return _blocks(self._core().run(**arguments(locals())))
 
     async def agenerate_image(
         self,
@@ -322,22 +258,10 @@ class TogetherImageGenerationToolSpec(_MediaToolSpec):
         steps: int | None = None,
         seed: int | None = None,
     ) -> Blocks:
-        """Generate images from a text description.
+        return _blocks(await self._core().arun(**arguments(locals())))
 
-        Args:
-            prompt: What the image should show, in detail.
-            negative_prompt: What the image should not show.
-            n: How many images to make (1-4).
-            width: Width in pixels, a multiple of 8.
-            height: Height in pixels, a multiple of 8.
-            steps: Generation steps (more: slower).
-            seed: Seed, to make the same image again.
-        """
-        request = self._request(prompt, negative_prompt, n, width, height, steps, seed)
-        transport = self._transport()
-        response = await transport.images.agenerate(request, self._options())
-        images = images_from_response(response, request, transport)
-        return self._blocks(images, [await self._asave(image) for image in images])
+    # The twins answer the same call: one text for the docs and for a tool built from either.
+    agenerate_image.__doc__ = generate_image.__doc__
 
 
 # ------------------------------------------------------------------------- speech
@@ -382,48 +306,14 @@ class TogetherTextToSpeechToolSpec(_MediaToolSpec):
         self.language = language
         self.extra_body = dict(extra_body or {})
 
-    def _precheck(self, text: str) -> None:
-        check_speech(
-            self.model, text=text, response_format=self.audio_format, language=self.language
-        )
-        self._check_output_dir()
-
-    def _request(self, text: str, voice: str | None, voices: tuple[str, ...]) -> SpeechRequest:
-        chosen = voice or self.voice
-        check_voice(self.model, chosen, voices or None)
-        return SpeechRequest.model_validate(
-            {
-                **self.extra_body,
-                "model": self.model,
-                "input": text,
-                "voice": chosen,
-                "response_format": self.audio_format,
-                "language": self.language,
-            }
-        )
-
-    def _audio(self, request: SpeechRequest, data: bytes) -> SpeechAudio:
-        return SpeechAudio(
-            data=data,
-            format=self.audio_format,
+    def _core(self) -> SpeechCore:
+        return SpeechCore(
             model=self.model,
-            voice=request.voice,
-            text=request.input,
+            voice=self.voice,
+            audio_format=self.audio_format,
+            language=self.language,
+            **self._core_settings(self.extra_body),
         )
-
-    def _blocks(self, audio: SpeechAudio, path: Path | None) -> Blocks:
-        length = f"{audio.duration:.1f} s of " if audio.duration else ""
-        text = (
-            f"Spoke {len(audio.text)} characters as {audio.voice!r} with {self.model}: "
-            f"{length}{self.audio_format.upper()} audio"
-        )
-        text += f" saved to {path}." if path is not None else "."
-        block = (
-            AudioBlock(path=path, format=self.audio_format)
-            if path is not None
-            else AudioBlock(audio=audio.bytes(), format=self.audio_format)
-        )
-        return [TextBlock(text=text), block]
 
     def speak(self, text: str, voice: str | None = None) -> Blocks:
         """Turn a text into spoken audio for the user.
@@ -432,25 +322,12 @@ class TogetherTextToSpeechToolSpec(_MediaToolSpec):
             text: The text to speak.
             voice: A voice name; leave empty for the default voice.
         """
-        self._precheck(text)
-        transport = self._transport()
-        request = self._request(text, voice, known_voices(transport, self.model))
-        audio = self._audio(request, transport.audio.speech(request, self._options()).content)
-        return self._blocks(audio, self._save(audio))
+        return _blocks(self._core().run(text, voice))
 
     async def aspeak(self, text: str, voice: str | None = None) -> Blocks:
-        """Turn a text into spoken audio for the user.
+        return _blocks(await self._core().arun(text, voice))
 
-        Args:
-            text: The text to speak.
-            voice: A voice name; leave empty for the default voice.
-        """
-        self._precheck(text)
-        transport = self._transport()
-        request = self._request(text, voice, await aknown_voices(transport, self.model))
-        response = await transport.audio.aspeech(request, self._options())
-        audio = self._audio(request, response.content)
-        return self._blocks(audio, await self._asave(audio))
+    aspeak.__doc__ = speak.__doc__
 
 
 # ------------------------------------------------------------------------- video
@@ -515,68 +392,20 @@ class TogetherVideoGenerationToolSpec(_MediaToolSpec):
         self.output_format = output_format
         self.extra_body = dict(extra_body or {})
 
-    def _request(
-        self, prompt: str, negative_prompt: str | None, seconds: int | None, seed: int | None
-    ) -> VideoCreateRequest:
-        check_video(
-            self.model,
-            prompt=prompt,
-            seconds=seconds,
-            width=self.extra_body.get("width"),
-            height=self.extra_body.get("height"),
-            steps=self.extra_body.get("steps"),
-            has_frames="media" in self.extra_body,
-        )
-        self._check_output_dir()
-        return VideoCreateRequest.model_validate(
-            {
-                **self.extra_body,
-                "model": self.model,
-                "prompt": prompt,
-                "negative_prompt": negative_prompt,
-                "seconds": seconds,
-                "seed": seed,
-                "output_format": self.output_format,
-            }
-        )
-
-    def _wait(self) -> dict[str, Any]:
-        return {
+    def _core(self) -> VideoCore:
+        wait = {
             "timeout": self.wait_timeout,
             "poll_interval": self.poll_interval,
             "max_interval": self.max_interval,
             "on_progress": self.on_progress,
             "clock": self.clock,
         }
-
-    def _blocks(self, video: VideoResult, path: Path | None) -> Blocks:
-        details = ", ".join(
-            p
-            for p in (
-                f"{video.seconds} s" if video.seconds else "",
-                video.size or "",
-                f"${video.cost:.2f}" if video.cost is not None else "",
-            )
-            if p
+        return VideoCore(
+            model=self.model,
+            output_format=self.output_format,
+            wait=wait,
+            **self._core_settings(self.extra_body),
         )
-        where = f"saved to {path}" if path is not None else str(video.url)
-        text = f"Video {video.id} from {video.model or self.model} is ready: {where}"
-        text += f" ({details})." if details else "."
-        block = (
-            VideoBlock(path=path, video_mimetype=video.mime_type)
-            if path is not None
-            else VideoBlock(url=video.url, video_mimetype=video.mime_type)
-        )
-        return [TextBlock(text=text), block]
-
-    @staticmethod
-    def _started(job: VideoJob, model: str) -> Blocks:
-        return [
-            TextBlock(
-                text=f"Started video {job.id} with {job.model or model} (status: "
-                f"{job.status_text}). It takes minutes; check it with check_video."
-            )
-        ]
 
     def generate_video(
         self,
@@ -593,11 +422,7 @@ class TogetherVideoGenerationToolSpec(_MediaToolSpec):
             seconds: Length in seconds.
             seed: Seed, to make the same video again.
         """
-        request = self._request(prompt, negative_prompt, seconds, seed)
-        transport = self._transport()
-        job = transport.videos.create(request, options=self._options())
-        video = VideoResult(transport.videos.wait_until_done(job.id, **self._wait()), transport)
-        return self._blocks(video, self._save(video))
+        return _blocks(self._core().run(**arguments(locals())))
 
     async def agenerate_video(
         self,
@@ -606,20 +431,7 @@ class TogetherVideoGenerationToolSpec(_MediaToolSpec):
         seconds: int | None = None,
         seed: int | None = None,
     ) -> Blocks:
-        """Make a short video from a text description and wait until it is ready (minutes).
-
-        Args:
-            prompt: What the video should show, in detail.
-            negative_prompt: What it should not show.
-            seconds: Length in seconds.
-            seed: Seed, to make the same video again.
-        """
-        request = self._request(prompt, negative_prompt, seconds, seed)
-        transport = self._transport()
-        job = await transport.videos.acreate(request, options=self._options())
-        done = await transport.videos.await_until_done(job.id, **self._wait())
-        video = VideoResult(done, transport)
-        return self._blocks(video, await self._asave(video))
+        return _blocks(await self._core().arun(**arguments(locals())))
 
     def start_video(
         self,
@@ -636,9 +448,7 @@ class TogetherVideoGenerationToolSpec(_MediaToolSpec):
             seconds: Length in seconds.
             seed: Seed, to make the same video again.
         """
-        request = self._request(prompt, negative_prompt, seconds, seed)
-        job = self._transport().videos.create(request, options=self._options())
-        return self._started(job, self.model)
+        return _blocks(self._core().start(**arguments(locals())))
 
     async def astart_video(
         self,
@@ -647,23 +457,7 @@ class TogetherVideoGenerationToolSpec(_MediaToolSpec):
         seconds: int | None = None,
         seed: int | None = None,
     ) -> Blocks:
-        """Start making a short video; returns its id at once. Check it later with check_video.
-
-        Args:
-            prompt: What the video should show, in detail.
-            negative_prompt: What it should not show.
-            seconds: Length in seconds.
-            seed: Seed, to make the same video again.
-        """
-        request = self._request(prompt, negative_prompt, seconds, seed)
-        job = await self._transport().videos.acreate(request, options=self._options())
-        return self._started(job, self.model)
-
-    def _checked(self, job: VideoJob) -> Blocks | VideoResult:
-        video = video_outcome(job, self._transport())
-        if video is not None:
-            return video
-        return [TextBlock(text=f"Video {job.id} is still {job.status_text}; check again later.")]
+        return _blocks(await self._core().astart(**arguments(locals())))
 
     def check_video(self, video_id: str) -> Blocks:
         """Check a video started with start_video: still being made, or where it is.
@@ -671,19 +465,11 @@ class TogetherVideoGenerationToolSpec(_MediaToolSpec):
         Args:
             video_id: The id start_video returned.
         """
-        found = self._checked(self._transport().videos.retrieve(video_id, options=self._options()))
-        if isinstance(found, VideoResult):
-            return self._blocks(found, self._save(found))
-        return found
+        return _blocks(self._core().check(video_id))
 
     async def acheck_video(self, video_id: str) -> Blocks:
-        """Check a video started with start_video: still being made, or where it is.
+        return _blocks(await self._core().acheck(video_id))
 
-        Args:
-            video_id: The id start_video returned.
-        """
-        transport = self._transport()
-        found = self._checked(await transport.videos.aretrieve(video_id, options=self._options()))
-        if isinstance(found, VideoResult):
-            return self._blocks(found, await self._asave(found))
-        return found
+    agenerate_video.__doc__ = generate_video.__doc__
+    astart_video.__doc__ = start_video.__doc__
+    acheck_video.__doc__ = check_video.__doc__

@@ -20,9 +20,14 @@ Without pytest-recording, :func:`make_vcr` builds a configured ``vcr.VCR``.
   kept so format sniffing still works) padded with NULs to the recorded length;
 * multipart requests are stored as their fields (text fields as text, file parts as a file
   name, hash and length) and matched field by field, so httpx's random boundary is free;
-* requests match on method, path and body (JSON compared parsed, so key order is free);
+* requests match on method, host, path, query and body (JSON compared parsed, so key order
+  is free; the host is ignored when either side is the emulator);
+* loopback hosts are the emulator: ``http://127.0.0.1:<port>`` (the port changes on every
+  run) is stored as ``https://`` :data:`EMULATOR_HOST` in URIs, the ``host`` header and
+  text response bodies (URLs the emulator hands out), and a multipart request's boundary
+  as a fixed string, so re-recording gives byte-identical cassettes;
 * each cassette says whether it was recorded against the live API or the emulator
-  (``recorded_against: live | emulator``; loopback hosts are the emulator).
+  (``recorded_against: live | emulator``).
 
 vcrpy and PyYAML are imported lazily: importing this module needs neither.
 """
@@ -39,9 +44,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
+    "EMULATOR_HOST",
+    "HOST_MATCHER_NAME",
     "MATCHER_NAME",
     "SERIALIZER_NAME",
     "find_secrets",
+    "host_matcher",
     "json_body_matcher",
     "make_vcr",
     "register",
@@ -50,6 +58,10 @@ __all__ = [
 
 SERIALIZER_NAME = "together-yaml"
 MATCHER_NAME = "together_json_body"
+HOST_MATCHER_NAME = "together_host"
+EMULATOR_HOST = "together-emulator.invalid"
+"""The host a loopback (emulator) URL is recorded under: its port changes on every run."""
+MULTIPART_BOUNDARY = "together-cassette-boundary"
 SECRET_HEADERS = [
     "authorization",
     "proxy-authorization",
@@ -91,7 +103,71 @@ VOLATILE_RESPONSE_HEADERS = frozenset(
         "access-control-allow-origin",
     }
 )
-_LOOPBACK = ("127.", "localhost", "[::1]", "::1", "0.0.0.0")
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1", "0.0.0.0", EMULATOR_HOST)
+_LOOPBACK_HOST = r"(?:127(?:\.\d{1,3}){3}|localhost|\[::1\]|0\.0\.0\.0)(?::\d{1,5})?"
+_LOOPBACK_URL = re.compile(r"(?i)\bhttps?://" + _LOOPBACK_HOST + r"(?![\w.\-])")
+_LOOPBACK_NETLOC = re.compile(r"(?i)" + _LOOPBACK_HOST)
+_TEXT_TYPES = ("json", "event-stream", "text/", "xml", "x-ndjson", "jsonl")
+_BOUNDARY = re.compile(r"(?i)(boundary=)(\"?)[^\";,\s]+\2")
+
+
+def _emulator_urls(text: str) -> str:
+    """``text`` with every loopback ``http://host:port`` as ``https://`` :data:`EMULATOR_HOST`
+    (https: clients rightly refuse a plain-http upload URL on a non-loopback host)."""
+    return _LOOPBACK_URL.sub("https://" + EMULATOR_HOST, text)
+
+
+def _is_emulator(host: str | None) -> bool:
+    return bool(host) and (str(host).startswith(_LOOPBACK) or host == EMULATOR_HOST)
+
+
+def _normalise_request(request: Any) -> Any:
+    """vcrpy ``before_record_request``: a loopback (emulator) host becomes
+    :data:`EMULATOR_HOST` in the URI and the ``host`` header, so a new port is no diff.
+    Applied (to a copy) both when recording and when matching."""
+    if _is_emulator(urlsplit(request.uri).hostname):
+        request.uri = _emulator_urls(request.uri)
+        for name in [k for k in request.headers if k.lower() == "host"]:
+            if _LOOPBACK_NETLOC.fullmatch(str(request.headers[name])):
+                request.headers[name] = EMULATOR_HOST
+    return request
+
+
+def _normalise_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy ``before_record_response`` (on vcrpy's copy): volatile headers dropped, and
+    loopback URLs in text bodies and ``location`` headers recorded as :data:`EMULATOR_HOST`."""
+    response = _drop_volatile(response)
+    headers = response.get("headers") or {}
+    for name, value in list(headers.items()):
+        if name.lower() == "location":
+            values = value if isinstance(value, list) else [value]
+            fixed = [_emulator_urls(str(v)) for v in values]
+            headers[name] = fixed if isinstance(value, list) else fixed[0]
+    body = response.get("body") or {}
+    raw = body.get("string")
+    if raw and any(t in _content_type(headers).lower() for t in _TEXT_TYPES):
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        except UnicodeDecodeError:
+            return response
+        fixed_text = _emulator_urls(text)
+        if fixed_text != text:
+            body["string"] = fixed_text.encode("utf-8") if isinstance(raw, bytes) else fixed_text
+    return response
+
+
+def host_matcher(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: the same scheme, host and port, unless either side is the emulator
+    (a loopback host or :data:`EMULATOR_HOST`): an emulator cassette replays on any host.
+
+    Raises:
+        AssertionError: When the hosts differ (vcrpy's matcher protocol).
+    """
+    if _is_emulator(r1.host) or _is_emulator(r2.host):
+        return
+    if (r1.scheme, r1.host, r1.port) != (r2.scheme, r2.host, r2.port):
+        raise AssertionError(f"{r1.host} != {r2.host}")
+
 
 # Encodings tried, in order, to find one that reproduces a JSON body byte for byte.
 _JSON_STYLES: dict[str, dict[str, Any]] = {
@@ -239,8 +315,9 @@ def vcr_config(*, record_mode: str | None = None) -> dict[str, Any]:
         "serializer": SERIALIZER_NAME,
         "filter_headers": list(SECRET_HEADERS),
         "filter_query_parameters": list(SECRET_QUERY),
-        "before_record_response": _drop_volatile,
-        "match_on": ["method", "path", MATCHER_NAME],
+        "before_record_request": _normalise_request,
+        "before_record_response": _normalise_response,
+        "match_on": ["method", HOST_MATCHER_NAME, "path", "query", MATCHER_NAME],
         "path_transformer": _yaml_suffix,
         "decode_compressed_response": True,
     }
@@ -321,6 +398,13 @@ class TogetherYamlSerializer:
                 request["body_json"] = encoded
             elif sent and "multipart/" in request_type:
                 request["body_multipart"] = _multipart_fields(request_type, sent)
+                # httpx picks a random boundary; the fields are stored, so it is free.
+                request["headers"] = {
+                    k: [_BOUNDARY.sub(r"\g<1>" + MULTIPART_BOUNDARY, str(x)) for x in v]
+                    if k.lower() == "content-type" and isinstance(v, list)
+                    else v
+                    for k, v in (request.get("headers") or {}).items()
+                }
             elif _opaque_request(sent, request_type):
                 request["body_binary"] = _digest(sent)
             else:
@@ -407,6 +491,7 @@ def register(vcr: Any) -> None:
     """Register the serializer and the body matcher on a ``vcr.VCR`` instance."""
     vcr.register_serializer(SERIALIZER_NAME, TogetherYamlSerializer)
     vcr.register_matcher(MATCHER_NAME, json_body_matcher)
+    vcr.register_matcher(HOST_MATCHER_NAME, host_matcher)
 
 
 # ------------------------------------------------------------------ secret scanning

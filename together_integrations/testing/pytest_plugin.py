@@ -48,7 +48,10 @@ def together_vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
 
     With ``--record-mode=rewrite`` the test's ``<name>.yaml`` cassette is removed first:
     pytest-recording deletes only ``<name>.<serializer name>``, so without this a rewrite
-    would replay the stale cassette and append to it.
+    would replay the stale cassette and append to it. Recording against
+    ``together_emulator_server`` stores its loopback host as ``together-emulator.invalid``
+    (see :mod:`together_integrations.testing.cassettes`), so a re-recording is byte-identical
+    and the cassette replays whatever host the client is configured with.
     """
     from pathlib import Path
 

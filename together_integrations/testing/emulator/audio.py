@@ -159,12 +159,14 @@ def _sentences(text: str) -> list[str]:
 
 
 def voices(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
+    """``GET /voices[?model=]``: every speech model's voices, or one model's."""
+    only = request.query_params().get("model")
     data = [
         {
             "model": model_id,
             "voices": [{"id": f"{model_id.split('/')[-1]}:{v}", "name": v} for v in VOICES],
         }
         for model_id, info in emu.models.items()
-        if info.get("type") == "audio"
+        if info.get("type") == "audio" and only in (None, model_id)
     ]
     return emu.wire.json({"data": data})

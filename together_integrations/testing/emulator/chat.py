@@ -84,6 +84,11 @@ def _validate(emu: TogetherEmulator, body: dict[str, Any]) -> EmulatedResponse |
     invalid = logprobs_error(emu, body.get("logprobs"))
     if invalid is not None:
         return invalid
+    n = body.get("n", 1)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128):
+        return wire.error(
+            400, f"Input validation error: n must be an integer from 1 to 128, got {n!r}", param="n"
+        )
     limit = int(info.get("context_length") or 0)
     prompt_tokens = prompt_chars(messages) // 4
     max_new = int(body.get("max_tokens") or 0)
@@ -141,7 +146,10 @@ def chat_completions(emu: TogetherEmulator, request: EmulatedRequest) -> Emulate
         finish = "length"
     wire = emu.wire
     request_id = wire.id()
-    counts = reply.usage or usage(prompt_chars(body["messages"]), text, reply.reasoning or "")
+    n = int(body.get("n") or 1)
+    counts = reply.usage or _times(
+        usage(prompt_chars(body["messages"]), text, reply.reasoning or ""), n
+    )
     calls = [
         _Call(
             id=call.get("id") or wire.call_id(),
@@ -165,6 +173,7 @@ def chat_completions(emu: TogetherEmulator, request: EmulatedRequest) -> Emulate
             counts,
             dialect,
             reply.tool_call_style or "delta",
+            n,
         )
         return wire.stream(request_id, events)
     message: dict[str, Any] = {
@@ -190,6 +199,11 @@ def chat_completions(emu: TogetherEmulator, request: EmulatedRequest) -> Emulate
         "logprobs": logprobs(body, text, reply.logprobs_format or emu.logprobs_format),
         "message": message,
     }
+    # n > 1: n choices, indexed, each the same answer with its own seed.
+    choices = [choice] + [
+        {**json.loads(json.dumps(choice)), "index": i, "seed": wire.seed_value()}
+        for i in range(1, n)
+    ]
     full_usage: dict[str, Any] = {"cached_tokens": 0, **counts}
     payload: dict[str, Any] = {
         "id": request_id,
@@ -197,16 +211,29 @@ def chat_completions(emu: TogetherEmulator, request: EmulatedRequest) -> Emulate
         "created": wire.now(),
         "model": body["model"],
         "prompt": [],
-        "choices": [choice],
+        "choices": choices,
         "usage": full_usage,
     }
     if dialect == "openai":
         # vLLM passthrough (Gemma): its own id, no seed, finish_reason left out.
         payload["id"] = "chatcmpl-" + request_id[-16:]
-        del choice["seed"]
-        if finish == "stop":
-            del choice["finish_reason"]
+        for item in choices:
+            del item["seed"]
+            if finish == "stop":
+                del item["finish_reason"]
     return wire.ok(request_id, payload)
+
+
+def _times(counts: dict[str, int], n: int) -> dict[str, int]:
+    """Usage for ``n`` choices: the prompt once, the completion ``n`` times."""
+    if n == 1:
+        return counts
+    completion = counts["completion_tokens"] * n
+    return {
+        **counts,
+        "completion_tokens": completion,
+        "total_tokens": counts["prompt_tokens"] + completion,
+    }
 
 
 def logprobs(body: dict[str, Any], text: str, fmt: LogprobsFormat) -> Any:
@@ -260,7 +287,10 @@ def _events(
     counts: dict[str, int],
     dialect: Dialect,
     style: ToolCallStyle,
+    n: int = 1,
 ) -> list[dict[str, Any]]:
+    """The SSE events of one answer; with ``n > 1`` each choice's chunks in turn (``index``
+    0 to n-1), the usage once at the end."""
     created = emu.wire.now()
     model = body["model"]
     if style == "finish_per_call" and calls:
@@ -330,6 +360,46 @@ def _events(
         }
 
     size = emu.stream_chunk_chars
+    for number in range(n):
+        start = len(events)
+        _choice_events(events, chunk, body, text, reasoning, calls, finish, dialect, style, size)
+        for event in events[start:]:
+            for item in event["choices"]:
+                item["index"] = number
+        if dialect == "openai" and number and len(events) > start:
+            # Each choice opens with the role, as the first one did.
+            opening = events[start]["choices"][0]
+            opening["delta"] = {"role": "assistant", "content": "", **opening["delta"]}
+    if dialect == "legacy":
+        events[-1]["choices"][0]["seed"] = emu.wire.seed_value()
+        events[-1]["usage"] = counts
+    elif dialect == "modern":
+        events[0].pop("usage", None)
+        events.append(
+            {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "choices": [],
+                "model": model,
+                "usage": {"reasoning_tokens": n * len(reasoning or "") // 4, **counts},
+            }
+        )
+    return events
+
+
+def _choice_events(
+    events: list[dict[str, Any]],
+    chunk: Any,
+    body: dict[str, Any],
+    text: str,
+    reasoning: str | None,
+    calls: list[_Call],
+    finish: str,
+    dialect: Dialect,
+    style: ToolCallStyle,
+    size: int,
+) -> None:
     for piece in split(reasoning or "", size):
         events.append(chunk({"content": "", "reasoning": piece}))
     for i, piece in enumerate(split(text, size)):
@@ -373,19 +443,3 @@ def _events(
     if not (style == "finish_per_call" and calls):
         wire_finish = "eos" if dialect == "legacy" and finish == "stop" else finish
         events.append(chunk({"content": ""}, wire_finish))
-    if dialect == "legacy":
-        events[-1]["choices"][0]["seed"] = emu.wire.seed_value()
-        events[-1]["usage"] = counts
-    elif dialect == "modern":
-        events[0].pop("usage", None)
-        events.append(
-            {
-                "id": chunk_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "choices": [],
-                "model": model,
-                "usage": {"reasoning_tokens": len(reasoning or "") // 4, **counts},
-            }
-        )
-    return events

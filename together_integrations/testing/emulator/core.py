@@ -240,11 +240,27 @@ class TogetherEmulator:
         return self
 
     def reset(self) -> None:
-        """Forget recorded requests, scripted replies and faults."""
+        """Forget recorded requests, scripted replies and faults, and every file, job and
+        media URL: stored files, batches, fine-tunes (their output models stop answering),
+        videos, dedicated endpoints (their names too) and their scripts.
+
+        The clock, the model table as configured, the dialect and the id sequence stay.
+        """
         with self._lock:
             self.requests.clear()
             self._replies.clear()
             self._faults.clear()
+            for job in self.fine_tunes._jobs.values():
+                if job.model_output_name:
+                    self.models.pop(job.model_output_name, None)
+            for endpoint in self.endpoints._items.values():
+                self.models.pop(endpoint.name, None)
+            self.media.clear()
+            self.files = FileStore(lambda: "file-" + self.wire.uuid(), self.wire.now)
+            self.batches = batches.Batches(self)
+            self.fine_tunes = fine_tuning.FineTunes(self)
+            self.videos = videos.Videos(self)
+            self.endpoints = endpoints.Endpoints(self)
 
     @property
     def pending_replies(self) -> int:
@@ -400,7 +416,9 @@ class TogetherEmulator:
                 model = request.body.get("model")
                 if not model:
                     return self.wire.error(400, "Invalid request", param="model")
-                # An endpoint's name answers only while it is STARTED, however it got there.
+                # An endpoint's name answers only while it is STARTED, however it got there
+                # (an idle one may have stopped by itself); a request keeps it awake.
+                self.endpoints.touch(str(model))
                 self.endpoints.sync()
                 if model not in self.models:
                     unavailable = self._resolve_model(str(model))

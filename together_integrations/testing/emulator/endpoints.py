@@ -5,6 +5,8 @@
 ``STOPPED``, and ``state: "STARTED"`` back through ``STARTING``. While ``STARTED`` the
 endpoint's ``name`` answers chat requests like its model; otherwise requests naming it get
 the real 400 "Unable to access non-serverless model" (code ``model_not_available``).
+With ``inactive_timeout`` (minutes; 0 or None: never) a ``STARTED`` endpoint that answers no
+request for that long stops by itself (``STOPPING`` → ``STOPPED``), on the emulator's clock.
 Each read calls ``clock.poll()``.
 
 Scripting, per endpoint::
@@ -74,9 +76,31 @@ class Endpoint:
     script: EndpointScript
     inactive_timeout: int | None = None
     disable_speculative_decoding: bool = False
+    last_request: float | None = None
 
     def state(self, now: float) -> str:
+        self._idle_stop(now)
         return self.timeline.state(now)
+
+    def _idle_stop(self, now: float) -> None:
+        """Plan the auto-stop once ``inactive_timeout`` minutes passed with no request."""
+        minutes = self.inactive_timeout
+        if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or minutes <= 0:
+            return
+        if self.timeline.state(now) != "STARTED":
+            return
+        started = self.timeline.entered("STARTED", now)
+        assert started is not None
+        idle_since = max(started, self.last_request or started)
+        deadline = idle_since + minutes * 60
+        if deadline <= now:
+            self.timeline.redirect(deadline, [("STOPPING", self.script.stopping)], "STOPPED")
+
+    def touch(self, now: float) -> None:
+        """A request named this endpoint at ``now`` (it is not idle)."""
+        self._idle_stop(now)
+        if self.timeline.state(now) == "STARTED":
+            self.last_request = now
 
     def wire(self, now: float) -> dict[str, Any]:
         return {
@@ -142,6 +166,12 @@ class Endpoints:
         if gone is not None:
             self._emu.models.pop(gone.name, None)
         return gone is not None
+
+    def touch(self, name: str) -> None:
+        """A request named model ``name``: if it is an endpoint, it is not idle."""
+        endpoint = self.by_name(name)
+        if endpoint is not None:
+            endpoint.touch(self._emu.clock.now())
 
     def sync(self) -> None:
         """Let exactly the ``STARTED`` endpoints' names answer as models."""

@@ -408,6 +408,7 @@ def register(router: Router) -> None:
     router.add("GET", "/v1/fine-tunes", list_jobs)
     router.add("POST", "/v1/fine-tunes/estimate-price", estimate_price)
     router.add("GET", "/v1/fine-tunes/models/supported", supported_models)
+    router.add("GET", "/v1/fine-tunes/models/limits", model_limits)
     router.add("GET", "/v1/fine-tunes/{ft_id}", retrieve)
     router.add("DELETE", "/v1/fine-tunes/{ft_id}", delete)
     router.add("GET", "/v1/fine-tunes/{ft_id}/events", events)
@@ -548,6 +549,56 @@ def estimate_price(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedR
 
 def supported_models(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
     return emu.wire.json({"models": [m for m in emu.models if _trainable(emu, m)]})
+
+
+LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def model_limits(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:
+    """``GET /fine-tunes/models/limits?model_name=``: the hyperparameter bounds of one
+    trainable model (NOTES-jobs §7; the field set of the official SDK's response type)."""
+    name = request.query_params().get("model_name", "")
+    if not name:
+        return emu.wire.error(400, "model_name is required", param="model_name")
+    if not _trainable(emu, name):
+        return emu.wire.error(
+            404, f"Model {name} is not available for fine-tuning", code="model_not_available"
+        )
+    info = emu.models[name]
+    context = int(info.get("context_length") or 8192)
+    big = context >= 65536
+    return emu.wire.json(
+        {
+            "model_name": name,
+            "max_num_epochs": 20,
+            "max_num_checkpoints": 20,
+            "max_num_evals": 100,
+            "min_learning_rate": 1e-6,
+            "max_learning_rate": 1e-2,
+            "default_gradient_accumulation_steps": 1,
+            "min_max_seq_length": 512,
+            "max_seq_length_sft": min(context, 131072),
+            "max_seq_length_dpo": min(context, 131072) // 2,
+            "merge_output_lora": True,
+            "supports_full_training": not big,
+            "supports_vision": bool(info.get("vision")),
+            "supports_tools": bool(info.get("tools")),
+            "supports_reasoning": bool(info.get("reasoning")),
+            "lora_training": {
+                "min_batch_size": 8,
+                "max_batch_size": 32 if big else 128,
+                "max_batch_size_dpo": 16 if big else 64,
+                "max_rank": 64,
+                "target_modules": list(LORA_MODULES),
+            },
+            # Full training off: the limits are reported as zero (the SDK's docstring).
+            "full_training": {
+                "min_batch_size": 0 if big else 8,
+                "max_batch_size": 0 if big else 64,
+                "max_batch_size_dpo": 0 if big else 32,
+            },
+        }
+    )
 
 
 def download(emu: TogetherEmulator, request: EmulatedRequest) -> EmulatedResponse:

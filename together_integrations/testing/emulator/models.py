@@ -31,12 +31,17 @@ the text families the adapters profile); the emulator answers them too."""
 def model_entry(caps: ModelCapabilities) -> dict[str, Any]:
     """The emulator's view of one catalogued model.
 
-    Keys: ``type``, ``context_length``; ``vision`` (accepts image parts), ``dims`` (embedding
-    size) and ``matryoshka`` (honours ``dimensions``) when they apply.
+    Keys: ``type``, ``context_length``; ``vision`` (accepts image parts), ``tools`` (accepts
+    tools), ``reasoning`` (produces reasoning), ``dims`` (embedding size) and ``matryoshka``
+    (honours ``dimensions``) when they apply.
     """
     entry: dict[str, Any] = {"type": caps.type, "context_length": caps.context_window}
     if caps.image_input:
         entry["vision"] = True
+    if caps.tool_calling and caps.type == "chat":
+        entry["tools"] = True
+    if caps.reasoning:
+        entry["reasoning"] = True
     if caps.embedding_dimensions:
         entry["dims"] = caps.embedding_dimensions
     if caps.supports_dimensions:

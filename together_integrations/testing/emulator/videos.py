@@ -2,13 +2,15 @@
 
 A job is ``queued``, then ``in_progress``, then ``completed`` with ``outputs.video_url``
 (served by this emulator, at the origin the client used) or, when scripted, ``failed``
-with ``error: {code, message}``. ``created_at``/``completed_at`` are unix seconds. Each
-read calls ``clock.poll()``.
+with ``error: {code, message}``, or ``cancelled`` (a status the docs list, for a job
+cancelled on Together's side; the API has no cancel operation). ``created_at`` and
+``completed_at`` are unix seconds. Each read calls ``clock.poll()``.
 
 Scripting, per job::
 
     emu.videos.script(queued=5, duration=120)
     emu.videos.script(outcome="failed", error_code="content_policy_violation")
+    emu.videos.script(outcome="cancelled", duration=30)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Video", "VideoScript", "Videos", "register"]
 
-VideoOutcome = Literal["completed", "failed"]
+VideoOutcome = Literal["completed", "failed", "cancelled"]
 MEDIA_PREFIX = "/storage/videos"
 
 
@@ -74,7 +76,8 @@ class Video:
             "error": None,
             "outputs": None,
         }
-        ended = self.timeline.entered(status, now) if status in ("completed", "failed") else None
+        terminal = ("completed", "failed", "cancelled")
+        ended = self.timeline.entered(status, now) if status in terminal else None
         if ended is not None:
             payload["completed_at"] = int(ended)
         if status == "completed":
@@ -120,9 +123,10 @@ class Videos:
         times: int | None = 1,
     ) -> Videos:
         """Script the next video job(s): seconds ``queued`` and ``in_progress``, and whether
-        it ends ``completed`` or ``failed`` (with ``error_code`` / ``error_message``);
-        ``when`` (a predicate on the create body) and ``times`` as for replies."""
-        if outcome not in ("completed", "failed"):
+        it ends ``completed``, ``failed`` (with ``error_code`` / ``error_message``) or
+        ``cancelled`` (no outputs, no error); ``when`` (a predicate on the create body) and
+        ``times`` as for replies."""
+        if outcome not in ("completed", "failed", "cancelled"):
             raise ValueError(f"Unknown video outcome {outcome!r}.")
         with self._lock:
             self._scripts.append(
