@@ -675,6 +675,7 @@ def plan_run(llm: ChatTogether, prepared: Sequence[_Prepared]) -> TogetherBatchR
         transport=prepared[0].transport,
         store=llm._batch_store(),
         clock=llm.batch_clock,
+        online_fallback=0,  # every retry in a follow-up job, so each answer has a batch id
     )
     return TogetherBatchRun(run, llm, prepared)
 

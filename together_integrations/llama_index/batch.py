@@ -236,6 +236,7 @@ class TogetherLLMBatchRun:
             transport=llm._get_transport(),
             store=store,
             retry=retry,
+            online_fallback=0,  # every retry in a follow-up job, so each answer has a batch id
             clock=clock,
             poll_interval=poll_interval,
         )
