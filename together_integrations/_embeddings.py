@@ -304,8 +304,8 @@ class EmbeddingBatcher:
             plan = ResumePlan.start(journal, self.namespace(), items)
             bar.update(plan.hits)
 
-            def record(positions: range, vectors: list[list[float]]) -> None:
-                journal.record(plan.namespace, plan.entries(positions, vectors))
+            def record(positions: range, vectors: list[list[float]]) -> list[list[float]]:
+                return plan.record(journal, positions, vectors)
 
             return plan.finish(self._send(plan.todo, bar, record) if plan.todo else [])
         finally:
@@ -315,7 +315,7 @@ class EmbeddingBatcher:
         self,
         items: list[str],
         bar: _Progress,
-        record: Callable[[range, list[list[float]]], None] | None,
+        record: Callable[[range, list[list[float]]], list[list[float]]] | None,
     ) -> list[list[float]]:
         batches = self.plan(items)
         out: list[list[float]] = [[] for _ in items]
@@ -323,7 +323,7 @@ class EmbeddingBatcher:
         def run(positions: range) -> list[list[float]]:
             vectors = self._embed_batch([items[i] for i in positions])
             if record is not None:
-                record(positions, vectors)  # on disk before anyone sees the vectors
+                vectors = record(positions, vectors)  # on disk before anyone sees them
             return vectors
 
         if len(batches) == 1 or self.max_concurrency == 1:
@@ -373,9 +373,8 @@ class EmbeddingBatcher:
             plan = await asyncio.to_thread(ResumePlan.start, journal, self.namespace(), items)
             bar.update(plan.hits)
 
-            async def record(positions: range, vectors: list[list[float]]) -> None:
-                entries = plan.entries(positions, vectors)
-                await asyncio.to_thread(journal.record, plan.namespace, entries)
+            async def record(positions: range, vectors: list[list[float]]) -> list[list[float]]:
+                return await asyncio.to_thread(plan.record, journal, positions, vectors)
 
             vectors = await self._asend(plan.todo, bar, record) if plan.todo else []
             return plan.finish(vectors)
@@ -386,7 +385,7 @@ class EmbeddingBatcher:
         self,
         items: list[str],
         bar: _Progress,
-        record: Callable[[range, list[list[float]]], Awaitable[None]] | None,
+        record: Callable[[range, list[list[float]]], Awaitable[list[list[float]]]] | None,
     ) -> list[list[float]]:
         batches = self.plan(items)
         out: list[list[float]] = [[] for _ in items]
@@ -396,7 +395,7 @@ class EmbeddingBatcher:
             async with semaphore:
                 vectors = await self._aembed_batch([items[i] for i in positions])
             if record is not None:
-                await record(positions, vectors)
+                vectors = await record(positions, vectors)
             self._place(out, positions, vectors, bar)
 
         tasks = [asyncio.ensure_future(run(positions)) for positions in batches]

@@ -74,11 +74,17 @@ def test_vectors_come_back_bit_for_bit_in_float32_only_when_that_is_lossless(
     assert size == MAGIC + frame_size(16, 4) + frame_size(16, 8)
     reopened.close()
 
-    wide_only = tmp_path / "wide"
-    with EmbeddingJournal(wide_only, compact=False) as journal:
-        journal.record(NS, [(text_digest("narrow"), narrow)])
-        assert journal.lookup(NS, [text_digest("narrow")]) == [narrow]
-    assert only_segment(wide_only).stat().st_size == MAGIC + frame_size(16, 8)
+
+def test_float32_precision_returns_what_it_stores(tmp_path: Path) -> None:
+    wide = float64_only(16, 3)
+    narrowed = array("f", wide).tolist()
+    with EmbeddingJournal(tmp_path, precision="float32") as journal:
+        assert journal.record(NS, [(text_digest("w"), wide)]) == [narrowed]
+        assert journal.lookup(NS, [text_digest("w")]) == [narrowed]
+    assert only_segment(tmp_path).stat().st_size == MAGIC + frame_size(16, 4)
+    assert EmbeddingJournal(tmp_path).lookup(NS, [text_digest("w")]) == [narrowed]
+    with pytest.raises(ValueError, match="precision"):
+        EmbeddingJournal(tmp_path, precision="float16")  # type: ignore[arg-type]
 
 
 def test_entries_are_keyed_by_namespace_and_text_digest(tmp_path: Path) -> None:
@@ -237,6 +243,9 @@ def test_a_new_directory_gets_no_file_until_the_first_record(tmp_path: Path) -> 
     journal.close()
     with pytest.raises(ValueError, match="closed"):
         journal.lookup(NS, [text_digest("x")])
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(NotADirectoryError, match="a journal is a directory"):
+        EmbeddingJournal(tmp_path / "a-file")
 
 
 def test_threads_recording_at_once_lose_nothing(tmp_path: Path) -> None:
@@ -280,6 +289,13 @@ def test_journal_arguments_are_checked_without_io(tmp_path: Path) -> None:
     for bad in (3, b"bytes", ""):
         with pytest.raises(TypeError, match="journal must be"):
             check_journal(bad)
+    options = {"path": "rel", "precision": "float32", "fsync": False}
+    assert check_journal(options) == {**options, "path": str(Path("rel").absolute())}
+    for bad_options in ({"path": "x", "compress": True}, {"fsync": False}):
+        with pytest.raises(ValueError, match="takes 'path'"):
+            check_journal(bad_options)
+    with pytest.raises(ValueError, match="precision"):
+        check_journal({"path": "x", "precision": "half"})
     store = DictJournal()
     assert check_journal(store) is store and resolve_journal(store) is store
     assert resolve_journal(None) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._embeddings import (
@@ -15,7 +15,7 @@ from together_integrations._embeddings import (
     EmbeddingBatcher,
 )
 from together_integrations._exceptions import APIError, TogetherConfigError
-from together_integrations._journal import check_journal
+from together_integrations._journal import check_journal, journal_setting
 from together_integrations.langchain._common import TogetherClientSettings
 from together_integrations.langchain._errors import to_langchain_error
 
@@ -112,6 +112,10 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     @classmethod
     def _check_journal(cls, value: Any) -> Any:
         return check_journal(value)
+
+    @field_serializer("journal")
+    def _journal_path(self, value: Any) -> Any:
+        return journal_setting(value)  # a dump carries the directory, not open files
 
     @model_validator(mode="after")
     def _validate_batcher_settings(self) -> TogetherEmbeddings:

@@ -36,7 +36,7 @@ from together_integrations._embeddings import (
     EmbeddingBatcher,
     estimate_tokens,
 )
-from together_integrations._journal import EmbeddingJournal, check_journal
+from together_integrations._journal import check_journal, journal_setting
 from together_integrations.llama_index._common import (
     ClientSettingsMixin,
     log_guessed_capabilities,
@@ -212,7 +212,7 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     def _journal_path(self, value: Any) -> Any:
         # to_dict / to_json carry the directory; from_dict reopens it. A custom journal
         # object is left as is (JSON then refuses it, rather than it silently vanishing).
-        return str(value.path) if isinstance(value, EmbeddingJournal) else value
+        return journal_setting(value)
 
     @classmethod
     def class_name(cls) -> str:
