@@ -246,6 +246,7 @@ class EmbeddingJournal:
         self._writer: int | None = None
         self._writer_segment: int | None = None
         self._closed = False
+        self._pid = os.getpid()
         if self.path.exists() and not self.path.is_dir():
             raise NotADirectoryError(
                 f"{str(self.path)!r} is a file; a journal is a directory. Pass a new or "
@@ -474,6 +475,17 @@ class EmbeddingJournal:
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"{self!r} is closed.")
+        if self._pid != os.getpid():
+            # A forked child (multiprocessing workers): the inherited files share their
+            # offsets with the parent, and the parent's segment is the parent's to append
+            # to. Read through files of our own; write a segment of our own.
+            self._pid = os.getpid()
+            for number, reader in list(self._readers.items()):
+                self._readers[number] = self._segments[number].open("rb")
+                reader.close()
+            if self._writer is not None:
+                os.close(self._writer)  # our copy of the descriptor only
+            self._writer = self._writer_segment = None
 
 
 def _reopen(path: str, fsync: bool, precision: Precision) -> EmbeddingJournal:

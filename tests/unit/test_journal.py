@@ -348,3 +348,26 @@ def test_a_plug_in_journal_resumes_the_batcher(mode: str) -> None:
     emu.reset()
     assert embed(["c", "d", "a"]) == [first[2], embed(["d"])[0], first[0]]
     assert [r.body["input"] for r in emu.requests] == [["d"]]  # the last call hit the store
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_a_forked_child_reads_and_writes_through_files_of_its_own(tmp_path: Path) -> None:
+    # multiprocessing's fork start method hands workers the parent's open journal.
+    journal = EmbeddingJournal(tmp_path)
+    journal.record(NS, [(text_digest("parent-1"), [1.0])])
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            seen = journal.lookup(NS, [text_digest("parent-1")]) == [[1.0]]
+            journal.record(NS, [(text_digest("child"), [2.0])])
+            os._exit(0 if seen else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    journal.record(NS, [(text_digest("parent-2"), [3.0])])
+    journal.close()
+    assert len(list(tmp_path.glob("*.tej"))) == 2  # the child never appended to ours
+    digests = [text_digest(t) for t in ("parent-1", "child", "parent-2")]
+    assert EmbeddingJournal(tmp_path).lookup(NS, digests) == [[1.0], [2.0], [3.0]]

@@ -72,6 +72,10 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
             vectors = embeddings.embed_documents(corpus)  # interrupted? run it again:
             vectors = embeddings.embed_documents(corpus)  # sends only what is missing
 
+        A text repeated within a call is sent once. Vectors are stored exactly (float64
+        unless float32 is lossless); ``journal=EmbeddingJournal(path, precision="float32")``
+        halves the space and returns the float32 values on the first call too.
+
     Empty strings raise ``ValueError`` before any request (the API rejects them); long texts
     are never truncated here, the server's answer is raised as is. Errors are the library's
     typed errors, each also the matching ``langchain_core.exceptions`` class. Building an

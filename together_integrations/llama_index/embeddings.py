@@ -106,6 +106,15 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     1,024-token chunks). ``model=`` is accepted as well as upstream's ``model_name=``, and the
     model id may be given positionally.
 
+    ``journal=`` (a directory path, or an ``EmbeddingJournal``) makes large jobs resumable
+    (Together's Batch API does not take embeddings): texts already journaled for this
+    model and these request fields are not sent, and every answered request is on disk
+    before its vectors are returned, so a rerun after a crash sends only what is missing.
+    Unlike LlamaIndex's ``embeddings_cache``, it is crash-safe, keeps no texts (only their
+    SHA-256) and is read once per process. A text repeated within one
+    ``embed_batch_size`` chunk is sent once; the async path runs chunks concurrently, so a
+    text repeated in two chunks of one call may be sent by both (each answer is right).
+
     Constructing one does no I/O; the key comes from ``api_key`` or ``TOGETHER_API_KEY`` and
     is needed at the first request.
 
