@@ -55,6 +55,7 @@ import threading
 import time
 import zlib
 from array import array
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,7 @@ _BODY_FIXED = 2 * _DIGEST + 1
 _SIZES = {b"f": 4, b"d": 8}
 _SWAP = sys.byteorder != "little"
 _NAMESPACE_VERSION = 1
+_MAX_READERS = 32  # open segment files at once: every crashed run leaves one more segment
 
 
 @runtime_checkable
@@ -242,7 +244,7 @@ class EmbeddingJournal:
         self._lock = threading.RLock()
         self._index: dict[bytes, dict[bytes, int]] = {}  # namespace -> text digest -> where
         self._segments: list[Path] = []
-        self._readers: dict[int, IO[bytes]] = {}
+        self._readers: OrderedDict[int, IO[bytes]] = OrderedDict()  # opened on demand
         self._writer: int | None = None
         self._writer_segment: int | None = None
         self._closed = False
@@ -325,7 +327,7 @@ class EmbeddingJournal:
             return  # shorter: a segment torn while being created
         number = len(self._segments)
         self._segments.append(path)
-        self._readers[number] = reader
+        self._keep_reader(number, reader)
         offset = len(MAGIC)
         while offset + _HEADER.size <= size:
             header = reader.read(_HEADER.size)
@@ -350,11 +352,28 @@ class EmbeddingJournal:
 
     # ----------------------------------------------------------------- read
 
+    def _keep_reader(self, number: int, reader: IO[bytes]) -> None:
+        self._readers[number] = reader
+        while len(self._readers) > _MAX_READERS:
+            self._readers.popitem(last=False)[1].close()
+
+    def _reader(self, number: int) -> IO[bytes]:
+        reader = self._readers.get(number)
+        if reader is None:
+            reader = self._segments[number].open("rb")
+            self._keep_reader(number, reader)
+        else:
+            self._readers.move_to_end(number)
+        return reader
+
     def _read(self, space: bytes, digest: bytes, where: int) -> list[float] | None:
         segment, offset, length = _unlocation(where)
-        reader = self._readers[segment]
-        reader.seek(offset)
-        frame = reader.read(_HEADER.size + length)
+        try:
+            reader = self._reader(segment)
+            reader.seek(offset)
+            frame = reader.read(_HEADER.size + length)
+        except OSError:  # the segment was removed or cannot be read any more
+            frame = b""
         body = frame[_HEADER.size :]
         crc = _HEADER.unpack_from(frame)[1] if len(frame) >= _HEADER.size else -1
         dtype = body[2 * _DIGEST : _BODY_FIXED]
@@ -403,13 +422,11 @@ class EmbeddingJournal:
             if self.fsync:
                 os.fsync(fd)
                 self._sync_directory()
-            reader = path.open("rb")
         except BaseException:
             os.close(fd)
             raise
         number = len(self._segments)
         self._segments.append(path)
-        self._readers[number] = reader
         self._writer, self._writer_segment = fd, number
         return fd
 
@@ -480,9 +497,9 @@ class EmbeddingJournal:
             # offsets with the parent, and the parent's segment is the parent's to append
             # to. Read through files of our own; write a segment of our own.
             self._pid = os.getpid()
-            for number, reader in list(self._readers.items()):
-                self._readers[number] = self._segments[number].open("rb")
-                reader.close()
+            for reader in self._readers.values():
+                reader.close()  # our copies; reopened on demand
+            self._readers.clear()
             if self._writer is not None:
                 os.close(self._writer)  # our copy of the descriptor only
             self._writer = self._writer_segment = None

@@ -371,3 +371,19 @@ def test_a_forked_child_reads_and_writes_through_files_of_its_own(tmp_path: Path
     assert len(list(tmp_path.glob("*.tej"))) == 2  # the child never appended to ours
     digests = [text_digest(t) for t in ("parent-1", "child", "parent-2")]
     assert EmbeddingJournal(tmp_path).lookup(NS, digests) == [[1.0], [2.0], [3.0]]
+
+
+def test_many_segments_are_read_with_a_bounded_number_of_open_files(tmp_path: Path) -> None:
+    runs = journal_module._MAX_READERS + 8  # one segment per (crashed) run
+    for run in range(runs):
+        with EmbeddingJournal(tmp_path) as journal:
+            journal.record(NS, [(text_digest(f"run {run}"), [float(run)])])
+    fds = Path("/proc/self/fd")
+    before = len(list(fds.iterdir())) if fds.is_dir() else 0
+    journal = EmbeddingJournal(tmp_path)
+    digests = [text_digest(f"run {run}") for run in range(runs)]
+    assert journal.lookup(NS, digests) == [[float(run)] for run in range(runs)]
+    assert journal.lookup(NS, digests[:3]) == [[0.0], [1.0], [2.0]]  # closed ones reopen
+    if fds.is_dir():
+        assert len(list(fds.iterdir())) - before <= journal_module._MAX_READERS
+    journal.close()
