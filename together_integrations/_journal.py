@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import secrets
 import struct
@@ -329,19 +330,24 @@ class EmbeddingJournal:
         self._segments.append(path)
         self._keep_reader(number, reader)
         offset = len(MAGIC)
-        while offset + _HEADER.size <= size:
-            header = reader.read(_HEADER.size)
-            length, _, check = _HEADER.unpack(header)
-            end = offset + _HEADER.size + length
-            if zlib.crc32(header[:8]) != check or length < _BODY_FIXED or end > size:
-                break
-            key = reader.read(2 * _DIGEST)
-            space = self._index.get(key[:_DIGEST])
-            if space is None:
-                space = self._index[key[:_DIGEST]] = {}
-            space[key[_DIGEST:]] = _location(number, offset, length)
-            offset = end
-            reader.seek(offset)
+        # Mapped, so only headers and digests are touched (no read call per frame).
+        with mmap.mmap(reader.fileno(), size, access=mmap.ACCESS_READ) as data:
+            while offset + _HEADER.size <= size:
+                length, _, check = _HEADER.unpack_from(data, offset)
+                end = offset + _HEADER.size + length
+                if zlib.crc32(data[offset : offset + 8]) != check or length < _BODY_FIXED:
+                    break
+                if end > size:
+                    break
+                start = offset + _HEADER.size
+                name = data[start : start + _DIGEST]
+                space = self._index.get(name)
+                if space is None:
+                    space = self._index[name] = {}
+                space[data[start + _DIGEST : start + 2 * _DIGEST]] = _location(
+                    number, offset, length
+                )
+                offset = end
         if offset != size:
             logger.warning(
                 "Embedding journal: ignored the last %d bytes of %s (a write cut short by a "
