@@ -15,6 +15,7 @@ import threading
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -387,3 +388,53 @@ def test_many_segments_are_read_with_a_bounded_number_of_open_files(tmp_path: Pa
     if fds.is_dir():
         assert len(list(fds.iterdir())) - before <= journal_module._MAX_READERS
     journal.close()
+
+
+def test_concurrent_calls_send_a_shared_text_once(tmp_path: Path) -> None:
+    import asyncio
+
+    emu = TogetherEmulator()
+    batcher = EmbeddingBatcher(
+        emu.transport(max_retries=0), "BAAI/bge-base-en-v1.5", batch_size=2, journal=tmp_path
+    )
+
+    async def both() -> list[list[list[float]]]:
+        return await asyncio.gather(
+            batcher.aembed(["shared", "first only", "also shared"]),
+            batcher.aembed(["also shared", "second only", "shared"]),
+        )
+
+    first, second = asyncio.run(both())
+    inputs = [t for r in emu.requests for t in r.body["input"]]
+    assert sorted(inputs) == ["also shared", "first only", "second only", "shared"]
+    assert (first[0], first[2]) == (second[2], second[0])
+
+
+def test_when_the_call_fetching_a_text_fails_a_waiting_call_sends_it(tmp_path: Path) -> None:
+    import asyncio
+
+    from together_integrations import InternalServerError
+
+    emu = TogetherEmulator()
+    emu.fail("status", status=500, when=lambda body: "shared" in body.get("input", []))
+    batcher = EmbeddingBatcher(
+        emu.transport(max_retries=0), "BAAI/bge-base-en-v1.5", batch_size=2, journal=tmp_path
+    )
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            batcher.aembed(["shared", "first only"]),
+            batcher.aembed(["second only", "shared"]),
+            return_exceptions=True,
+        )
+
+    results = asyncio.run(both())
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], InternalServerError)
+    (ok,) = [r for r in results if not isinstance(r, BaseException)]
+    assert len(ok) == 2 and all(ok)
+    shared_sends = [r for r in emu.requests if "shared" in r.body["input"]]
+    assert len(shared_sends) == 2  # the failed one, then the waiter's own
+    reference = EmbeddingBatcher(TogetherEmulator().transport(), "BAAI/bge-base-en-v1.5")
+    shared_at = results.index(ok)  # "shared" is first in call 0 and second in call 1
+    assert ok[shared_at] == reference.embed(["shared"])[0]

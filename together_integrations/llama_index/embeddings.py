@@ -111,9 +111,9 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     model and these request fields are not sent, and every answered request is on disk
     before its vectors are returned, so a rerun after a crash sends only what is missing.
     Unlike LlamaIndex's ``embeddings_cache``, it is crash-safe, keeps no texts (only their
-    SHA-256) and is read once per process. A text repeated within one
-    ``embed_batch_size`` chunk is sent once; the async path runs chunks concurrently, so a
-    text repeated in two chunks of one call may be sent by both (each answer is right).
+    SHA-256) and is read once per process. A text repeated in a batch is sent once, in the
+    async path too, where chunks are embedded concurrently (a chunk waits for a text another
+    chunk is fetching, and sends it itself if that chunk fails).
 
     Constructing one does no I/O; the key comes from ``api_key`` or ``TOGETHER_API_KEY`` and
     is needed at the first request.
