@@ -23,8 +23,10 @@ Decisions:
 * **Resuming** (``journal=``, see :mod:`together_integrations._journal`): texts the journal
   already holds for this model and these request fields are not sent, each distinct missing
   text is sent once per call, and every answered batch is recorded (durably) before its
-  vectors are placed, so a rerun after a crash sends only what never came back. A journal
-  read or write is a blocking call; :meth:`EmbeddingBatcher.aembed` runs it in a thread.
+  vectors are placed, so a rerun after a crash sends only what never came back. In
+  :meth:`EmbeddingBatcher.aembed`, a text another call on the same loop and journal is
+  fetching is awaited rather than sent again. A journal read or write is a blocking call;
+  ``aembed`` runs it in a thread.
 """
 
 from __future__ import annotations

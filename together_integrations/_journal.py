@@ -474,9 +474,11 @@ class EmbeddingJournal:
         ]
         with self._lock:
             self._check_open()
-            fd = self._writer if self._writer is not None else self._new_segment()
-            segment = self._writer_segment
-            assert segment is not None
+            if self._writer is None:
+                self._new_segment()
+            fd, segment = self._writer, self._writer_segment
+            if fd is None or segment is None:  # pragma: no cover - _new_segment sets both
+                raise RuntimeError("The journal has no segment to write to.")
             start = os.lseek(fd, 0, os.SEEK_END)
             try:
                 self._write_all(fd, b"".join(frames))
