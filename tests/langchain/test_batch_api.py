@@ -393,6 +393,20 @@ def test_without_return_exceptions_one_error_carries_every_result(
     assert err.run_id is not None
 
 
+def test_a_chain_keeps_a_failed_input_in_place(emu: TogetherEmulator, make: Any, mode: str) -> None:
+    llm = make()
+    emu.fail(
+        "status",
+        status=400,
+        message="row 1 is malformed",
+        when=lambda body: "row 1" in json.dumps(body.get("messages")),
+    )
+    out = run_batch(_chain(llm), [{"q": q} for q in rows(3)], mode, return_exceptions=True)
+    assert out[0] == "You said: row 0" and out[2] == "You said: row 2"
+    assert isinstance(out[1], TogetherBatchItemError) and "malformed" in out[1].message
+    assert count(emu, "POST", BATCHES) == 1
+
+
 def test_as_completed_without_return_exceptions_yields_the_successes_then_raises(
     emu: TogetherEmulator, make: Any, mode: str
 ) -> None:
@@ -527,14 +541,16 @@ def test_submit_batch_returns_once_the_job_exists_and_loads_elsewhere(
 ) -> None:
     emu.batches.script(duration=3600)
     llm = make(batch_api="off")  # submit_batch is explicit: batch_api does not matter
+    bound = llm.bind_tools([get_weather])
     if mode == "sync":
-        run = llm.submit_batch(rows(30), stop=["never"])
+        run = llm.submit_batch(rows(30), stop=["never"], **bound.kwargs)
     else:
-        run = asyncio.run(llm.asubmit_batch(rows(30), stop=["never"]))
+        run = asyncio.run(llm.asubmit_batch(rows(30), stop=["never"], **bound.kwargs))
     assert (
         count(emu, "POST", BATCHES) == 1 and count(emu, "GET", f"{BATCHES}/{run.batch_ids[0]}") == 0
     )
-    assert job_bodies(emu)[0]["stop"] == ["never"]
+    first = job_bodies(emu)[0]
+    assert first["stop"] == ["never"] and first["tools"][0]["function"]["name"] == "get_weather"
     status = call(run, "status", mode)
     assert not status.finished and status.batch_ids == run.batch_ids
     # Another process: only the run id, the store and a model with the same settings.
@@ -612,3 +628,12 @@ def test_a_rate_limiter_throttles_online_requests_not_the_batch(
     assert limiter.taken == 0 and count(emu, "POST", BATCHES) == 1
     run_batch(make(rate_limiter=limiter, batch_api="off"), rows(5), mode)
     assert limiter.taken == 5
+
+
+def test_headers_the_batch_requests_cannot_carry_are_warned_about(
+    emu: TogetherEmulator, make: Any
+) -> None:
+    llm = make(default_headers={"X-Team": "search"})
+    with pytest.warns(UserWarning, match="headers"):
+        out = llm.batch(rows(2))
+    assert [m.content for m in out] == ["You said: row 0", "You said: row 1"]

@@ -283,6 +283,24 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         blocks in ``.content_blocks`` (and in ``.content`` with ``output_version="v1"``).
         Reasoning is not sent back to the model in later turns.
 
+    Batch API:
+        .. code-block:: python
+
+            llm = ChatTogether(model="meta-llama/Llama-3.3-70B-Instruct-Turbo", batch_api="auto")
+            answers = (prompt | llm | parser).batch(rows)   # >= 100 cache misses: one batch job
+            llm.with_structured_output(Answer).batch(rows)  # tools and schemas reach the job
+
+            run = llm.submit_batch(rows)                    # returns once the job exists
+            TogetherBatchRun.load(run.run_id, llm=llm).results()  # later, anywhere
+
+        ``batch_api="on"`` always uses the Batch API (refusing, before any upload, a model
+        the catalog says it does not serve); ``"auto"`` from ``batch_api_min_inputs`` cache
+        misses on, for models the catalog says it serves. Answers, cache and callbacks are
+        the online path's; ``response_metadata`` adds ``batch_id`` and ``batch_run_id``.
+        The same ``batch()`` run again finds its run in ``batch_store`` (after a crash or a
+        ``batch_timeout``) and creates no new job; delete the run from the store to send
+        the inputs again.
+
     Errors:
         Failures raise the library's typed errors (``RateLimitError``, ``NotFoundError``...),
         each also an instance of the matching ``langchain_core.exceptions`` class
