@@ -336,6 +336,10 @@ def test_reasoning_tool_calls_usage_and_metadata_come_back_as_online(
     assert _calls(batched[1]) == [("get_weather", {"city": "Paris"})]
     (job,) = emu.batches
     assert {m.response_metadata["batch_id"] for m in batched} == {job.id}
+    # submit_batch on the same inputs finds the same run; its results() read the same way.
+    run = make(output_version=output_version).submit_batch(rows(2))
+    assert [_comparable(m) for m in call(run, "results", mode)] == [_comparable(m) for m in online]
+    assert count(emu, "POST", BATCHES) == 1
 
 
 # ------------------------------------------------------------------ failures

@@ -324,15 +324,21 @@ def _loaded_prepared(llm: ChatTogether, model: str) -> _Prepared:
     return _Prepared(request, llm._get_transport(), None, None)
 
 
-def _as_message(result: ChatResult) -> AIMessage:
-    """The message ``invoke`` would return for ``result`` (generation info and the
-    response's ``llm_output`` folded into ``response_metadata``, as LangChain does)."""
+def _as_message(result: ChatResult, output_version: str | None) -> AIMessage:
+    """The message ``invoke`` would return for ``result``: generation info and the
+    response's ``llm_output`` folded into ``response_metadata``, and ``.content`` as
+    content blocks for ``output_version="v1"``, as LangChain's generate step does."""
     generation = result.generations[0]
     message = generation.message
     assert isinstance(message, AIMessage)
     metadata = {**(generation.generation_info or {}), **message.response_metadata}
     if len(result.generations) == 1 and result.llm_output is not None:
         metadata = {**result.llm_output, **metadata}
+    if output_version == "v1":
+        metadata["output_version"] = "v1"
+        return message.model_copy(
+            update={"content": message.content_blocks, "response_metadata": metadata}
+        )
     message.response_metadata = metadata
     return message
 
@@ -459,7 +465,8 @@ class TogetherBatchRun:
     def _messages(
         self, results: list[ChatResult | Exception], return_exceptions: bool
     ) -> list[Any]:
-        messages = [r if isinstance(r, Exception) else _as_message(r) for r in results]
+        version = self._llm.output_version
+        messages = [r if isinstance(r, Exception) else _as_message(r, version) for r in results]
         errors = {i: m for i, m in enumerate(messages) if isinstance(m, Exception)}
         if errors and not return_exceptions:
             raise TogetherBatchResultsError(messages, errors, run_id=self.run_id)
