@@ -152,7 +152,8 @@ def test_the_batch_body_is_the_online_body(emu: TogetherEmulator, make: Any, mod
     assert isinstance(sent_online, dict)
     run_batch(make(**options), ["row 0", "row 1"], mode, top_k=5)
     first = job_bodies(emu)[0]
-    assert first == {k: v for k, v in sent_online.items() if k != "stream"}
+    expected = {k: v for k, v in sent_online.items() if k != "stream"}
+    assert json.dumps(first) == json.dumps(expected)  # the same keys, in the same order
 
 
 @pytest.mark.parametrize(
@@ -266,6 +267,12 @@ def _calls(message: AIMessage) -> list[tuple[str, dict[str, Any]]]:
             rows(4),
             lambda x: x,
             id="structured-function-calling",
+        ),
+        pytest.param(
+            lambda llm: llm.with_structured_output(Capital, include_raw=True),
+            rows(4),
+            lambda x: (x["parsed"], x["parsing_error"], x["raw"].content),
+            id="structured-include-raw",
         ),
         pytest.param(
             lambda llm: llm.bind_tools([get_weather], tool_choice="get_weather"),

@@ -30,7 +30,12 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+    RunnablePassthrough,
+)
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -1112,8 +1117,12 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
         )
         fallback = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parsed.with_fallbacks(
-            [fallback], exception_key="parsing_error"
+        # ``llm | {"raw": ...}`` rather than ``RunnableMap(raw=llm)``: a map's batch() calls
+        # invoke per input, so the model would never see the batch (nor the Batch API).
+        return (
+            llm
+            | RunnableLambda(_as_raw, name="raw")
+            | parsed.with_fallbacks([fallback], exception_key="parsing_error")
         )
 
     # ----------------------------------------------------------------- tokens
@@ -1139,6 +1148,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             schemas = [convert_to_openai_tool(t) for t in tools]
             total += _estimate_text(json.dumps(schemas))
         return total
+
+
+def _as_raw(message: Any) -> dict[str, Any]:
+    return {"raw": message}
 
 
 def _default_structured_method(
