@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 import threading
 from pathlib import Path
 from typing import Any
@@ -377,6 +378,8 @@ def test_failed_inputs_with_return_exceptions_are_typed_errors_in_place(
     assert out[3].message == "upstream boom" and out[3].code == "server_error"
     assert out[3].retryable and out[3].is_retryable
     assert "row 8 is malformed" in out[8].message and not out[8].is_retryable
+    copy = pickle.loads(pickle.dumps(out[3]))
+    assert type(copy) is TogetherBatchItemError and copy == out[3] and copy.is_retryable
     assert out[3].batch_id == list(emu.batches)[1].id
     assert [m.content for i, m in enumerate(out) if i not in (3, 8)] == [
         f"You said: row {i}" for i in range(12) if i not in (3, 8)
@@ -648,3 +651,19 @@ def test_headers_the_batch_requests_cannot_carry_are_warned_about(
     with pytest.warns(UserWarning, match="headers"):
         out = llm.batch(rows(2))
     assert [m.content for m in out] == ["You said: row 0", "You said: row 1"]
+
+
+@pytest.mark.parametrize("return_exceptions", [False, True])
+def test_invalid_arguments_fail_before_any_upload(
+    emu: TogetherEmulator, make: Any, mode: str, return_exceptions: bool
+) -> None:
+    from together_integrations.langchain._errors import LCInvalidArgumentsError
+
+    llm = make()
+    if return_exceptions:
+        out = run_batch(llm, rows(3), mode, return_exceptions=True, temperature="hot")
+        assert all(isinstance(e, LCInvalidArgumentsError) for e in out)
+    else:
+        with pytest.raises(LCInvalidArgumentsError, match="temperature"):
+            run_batch(llm, rows(3), mode, temperature="hot")
+    assert emu.requests == []
