@@ -667,3 +667,29 @@ def test_invalid_arguments_fail_before_any_upload(
         with pytest.raises(LCInvalidArgumentsError, match="temperature"):
             run_batch(llm, rows(3), mode, temperature="hot")
     assert emu.requests == []
+
+
+def test_as_completed_yields_cache_hits_before_the_batch_is_waited_for(
+    emu: TogetherEmulator, make: Any, mode: str
+) -> None:
+    cache = InMemoryCache()
+    for text in rows(2):
+        make(batch_api="off", cache=cache).invoke(text)
+    emu.reset()
+    llm = make(cache=cache)
+    polls_at: list[tuple[int, int]] = []
+
+    def polls() -> int:
+        return sum(1 for r in emu.requests if r.method == "GET" and r.path.startswith(BATCHES))
+
+    async def drain_async() -> None:
+        async for index, _ in llm.abatch_as_completed(rows(5)):
+            polls_at.append((index, polls()))
+
+    if mode == "sync":
+        for index, _ in llm.batch_as_completed(rows(5)):
+            polls_at.append((index, polls()))
+    else:
+        asyncio.run(drain_async())
+    assert polls_at[:2] == [(0, 0), (1, 0)]  # the hits, before the first look at the job
+    assert sorted(i for i, _ in polls_at[2:]) == [2, 3, 4] and polls_at[-1][1] > 0
