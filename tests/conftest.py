@@ -66,6 +66,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     private = Path(tempfile.mkdtemp(prefix="suite-tmp-"))
     config.stash[_TEMP] = {"system": system, "private": private, "basetemp": basetemp,
                            "before": _our_names(system), "TMPDIR": os.environ.get("TMPDIR")}  # fmt: skip
+    # A run stored in the default batch store must not land in (or be found in) ~/.cache.
+    runs = Path(tempfile.mkdtemp(prefix="suite-batch-runs-"))
+    config.stash[_TEMP].update(runs=runs, TOGETHER_BATCH_DIR=os.environ.get("TOGETHER_BATCH_DIR"))
+    os.environ["TOGETHER_BATCH_DIR"] = str(runs)
     os.environ["TMPDIR"] = os.environ[_NESTED] = str(private)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
@@ -81,6 +85,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     else:
         os.environ["TMPDIR"] = state["TMPDIR"]
     tempfile.tempdir = None
+    shutil.rmtree(state["runs"], ignore_errors=True)
+    if state["TOGETHER_BATCH_DIR"] is None:
+        os.environ.pop("TOGETHER_BATCH_DIR", None)
+    else:
+        os.environ["TOGETHER_BATCH_DIR"] = state["TOGETHER_BATCH_DIR"]
     left = sorted(str(entry) for entry in state["private"].iterdir())
     left += sorted(str(entry) for entry in _our_names(state["system"]) - state["before"])
     if state["basetemp"] is not None:

@@ -16,6 +16,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -221,7 +222,11 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_a_killed_process_resumes_from_its_journal(adapter: Adapter, tmp_path: Path) -> None:
+def test_a_killed_process_resumes_from_its_journal(tmp_path: Path) -> None:
+    # One adapter is enough here: the kill lands in the shared batcher's threads, and the
+    # in-process test above already runs both adapters' resume paths.
+    pytest.importorskip("langchain_core")
+    adapter = ADAPTERS["langchain"]
     journal = tmp_path / "journal"
     env = {**os.environ, "TOGETHER_API_KEY": ""}
     child = subprocess.run(
@@ -243,20 +248,35 @@ def test_a_killed_process_resumes_from_its_journal(adapter: Adapter, tmp_path: P
     assert vectors == reference(adapter, texts)
 
 
+def test_a_float32_journal_returns_the_stored_values_on_the_first_call_too(
+    adapter: Adapter, mode: str, tmp_path: Path
+) -> None:
+    texts = corpus(20)
+    journal = EmbeddingJournal(tmp_path, precision="float32")
+    first = adapter.documents(adapter.build(emulator().transport(), journal), texts, mode)
+    exact = reference(adapter, texts)
+    assert first == [array("f", v).tolist() for v in exact] != exact
+    rerun = emulator()
+    assert adapter.documents(adapter.build(rerun.transport(), tmp_path), texts, mode) == first
+    assert rerun.requests == []
+
+
 # --------------------------------------------------------------------- one call
 
 
 def test_a_text_repeated_in_one_call_is_sent_once(
     adapter: Adapter, mode: str, tmp_path: Path
 ) -> None:
-    base = corpus(6)
-    texts = [base[0], base[1], base[0], base[2], base[1], base[0]]
+    base = corpus(12)
+    # 27 texts, 12 distinct, in 4 requests' worth: LlamaIndex's async path embeds its
+    # chunks as concurrent calls, so repeats in other chunks are answers in flight.
+    texts = [*base, *base[::2], *base[:3], base[0], base[5]]
     emu = emulator()
     vectors = adapter.documents(adapter.build(emu.transport(), tmp_path), texts, mode)
-    assert sorted(sent(emu)) == sorted(base[:3])
+    assert sorted(sent(emu)) == sorted(base)
     assert vectors == reference(adapter, texts)
     vectors[0].append(1.0)  # each position is its own list
-    assert vectors[2] != vectors[0]
+    assert vectors[12] != vectors[0]
 
 
 # -------------------------------------------------------------------- damage on disk
@@ -364,15 +384,26 @@ def test_a_pickled_copy_resumes_from_the_same_journal(
     assert sent(rerun) == ["one more text"]
 
 
-def test_llama_index_serialises_the_journal_as_its_directory(tmp_path: Path) -> None:
-    pytest.importorskip("llama_index.core")
-    from together_integrations.llama_index import TogetherEmbedding
+@pytest.mark.parametrize("precision", ["exact", "float32"])
+def test_a_settings_dump_carries_the_journal_and_its_options(
+    adapter: Adapter, tmp_path: Path, precision: Any
+) -> None:
+    model = adapter.build(None, EmbeddingJournal(tmp_path, precision=precision))
+    dumped = json.loads(model.model_dump_json(exclude={"api_key"}))["journal"]
+    if precision == "exact":
+        assert dumped == str(tmp_path)
+    else:
+        assert dumped == {"path": str(tmp_path), "fsync": True, "precision": "float32"}
+    rebuilt = adapter.build(None, dumped)
+    adapter.attach(rebuilt, emulator().transport())
+    adapter.documents(rebuilt, ["a text"], "sync")
+    (segment,) = tmp_path.glob("*.tej")
+    width = 4 if precision == "float32" else 8  # the emulator's values are not float32
+    assert segment.stat().st_size == 8 + 12 + 65 + 768 * width
+    if adapter.name == "llama_index":
+        from together_integrations.llama_index import TogetherEmbedding
 
-    model = TogetherEmbedding(MODEL, journal=EmbeddingJournal(tmp_path))
-    data = json.loads(model.to_json())
-    assert data["journal"] == str(tmp_path.absolute())
-    assert TogetherEmbedding.from_json(model.to_json()).journal == str(tmp_path.absolute())
-    assert json.loads(TogetherEmbedding(MODEL).to_json())["journal"] is None
+        assert TogetherEmbedding.from_json(model.to_json()).journal == rebuilt.journal
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))

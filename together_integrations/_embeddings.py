@@ -23,8 +23,10 @@ Decisions:
 * **Resuming** (``journal=``, see :mod:`together_integrations._journal`): texts the journal
   already holds for this model and these request fields are not sent, each distinct missing
   text is sent once per call, and every answered batch is recorded (durably) before its
-  vectors are placed, so a rerun after a crash sends only what never came back. A journal
-  read or write is a blocking call; :meth:`EmbeddingBatcher.aembed` runs it in a thread.
+  vectors are placed, so a rerun after a crash sends only what never came back. In
+  :meth:`EmbeddingBatcher.aembed`, a text another call on the same loop and journal is
+  fetching is awaited rather than sent again. A journal read or write is a blocking call;
+  ``aembed`` runs it in a thread.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from ._catalog import get_model_capabilities
 from ._exceptions import APIResponseValidationError, TogetherConfigError
@@ -149,6 +152,23 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
             "Remove them or replace them with a placeholder before embedding."
         )
     return out
+
+
+# Texts an ``aembed`` call on an event loop is fetching right now, keyed by journal object,
+# namespace and text digest; the future's result is the vector, or None when that call
+# failed (whoever waits then sends the text itself). Forgotten with the loop.
+_InFlight: TypeAlias = "dict[tuple[int, str, bytes], asyncio.Future[list[float] | None]]"
+_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InFlight] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _in_flight_here() -> _InFlight:
+    loop = asyncio.get_running_loop()
+    table = _in_flight.get(loop)
+    if table is None:
+        table = _in_flight[loop] = {}
+    return table
 
 
 class EmbeddingBatcher:
@@ -304,8 +324,8 @@ class EmbeddingBatcher:
             plan = ResumePlan.start(journal, self.namespace(), items)
             bar.update(plan.hits)
 
-            def record(positions: range, vectors: list[list[float]]) -> None:
-                journal.record(plan.namespace, plan.entries(positions, vectors))
+            def record(positions: range, vectors: list[list[float]]) -> list[list[float]]:
+                return plan.record(journal, positions, vectors)
 
             return plan.finish(self._send(plan.todo, bar, record) if plan.todo else [])
         finally:
@@ -315,7 +335,7 @@ class EmbeddingBatcher:
         self,
         items: list[str],
         bar: _Progress,
-        record: Callable[[range, list[list[float]]], None] | None,
+        record: Callable[[range, list[list[float]]], list[list[float]]] | None,
     ) -> list[list[float]]:
         batches = self.plan(items)
         out: list[list[float]] = [[] for _ in items]
@@ -323,7 +343,7 @@ class EmbeddingBatcher:
         def run(positions: range) -> list[list[float]]:
             vectors = self._embed_batch([items[i] for i in positions])
             if record is not None:
-                record(positions, vectors)  # on disk before anyone sees the vectors
+                vectors = record(positions, vectors)  # on disk before anyone sees them
             return vectors
 
         if len(batches) == 1 or self.max_concurrency == 1:
@@ -361,7 +381,13 @@ class EmbeddingBatcher:
         return self._vectors(response, len(batch))
 
     async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Async :meth:`embed`: up to ``max_concurrency`` requests in flight on one loop."""
+        """Async :meth:`embed`: up to ``max_concurrency`` requests in flight on one loop.
+
+        With a journal, a text that a concurrent ``aembed`` call on the same loop and
+        journal is fetching right now is not sent again: this call waits for that answer
+        (LlamaIndex runs the chunks of one batch as concurrent calls). If that call fails,
+        this one sends the text itself.
+        """
         items = _check_texts(texts)
         if not items:
             return []
@@ -372,21 +398,67 @@ class EmbeddingBatcher:
                 return await self._asend(items, bar, None)
             plan = await asyncio.to_thread(ResumePlan.start, journal, self.namespace(), items)
             bar.update(plan.hits)
-
-            async def record(positions: range, vectors: list[list[float]]) -> None:
-                entries = plan.entries(positions, vectors)
-                await asyncio.to_thread(journal.record, plan.namespace, entries)
-
-            vectors = await self._asend(plan.todo, bar, record) if plan.todo else []
-            return plan.finish(vectors)
+            return plan.finish(await self._afetch(journal, plan, bar))
         finally:
             bar.close()
+
+    async def _afetch(
+        self, journal: SupportsEmbeddingJournal, plan: ResumePlan, bar: _Progress
+    ) -> list[list[float]]:
+        """The vectors of ``plan.todo``: sent here, or awaited from a concurrent call."""
+        table = _in_flight_here()
+        loop = asyncio.get_running_loop()
+        keys = [(id(journal), plan.namespace, digest) for digest in plan.digests]
+        claimed: dict[int, asyncio.Future[list[float] | None]] = {}
+        theirs: list[tuple[int, asyncio.Future[list[float] | None]]] = []
+        for i, key in enumerate(keys):
+            other = table.get(key)
+            if other is None:
+                claimed[i] = table[key] = loop.create_future()
+            else:
+                theirs.append((i, other))
+        out: list[list[float]] = [[] for _ in plan.todo]
+
+        async def send(indices: list[int]) -> None:
+            async def record(positions: Sequence[int], got: list[list[float]]) -> list[list[float]]:
+                todo = [indices[p] for p in positions]
+                stored = await asyncio.to_thread(plan.record, journal, todo, got)
+                for i, vector in zip(todo, stored, strict=True):
+                    future = claimed.get(i)
+                    if future is not None and not future.done():
+                        future.set_result(vector)  # waiters need not wait for the rest
+                return stored
+
+            got = await self._asend([plan.todo[i] for i in indices], bar, record)
+            for i, vector in zip(indices, got, strict=True):
+                out[i] = vector
+
+        try:
+            if claimed:
+                await send(list(claimed))
+        finally:
+            for i, future in claimed.items():
+                if not future.done():
+                    future.set_result(None)  # not fetched: a waiter sends it itself
+                if table.get(keys[i]) is future:
+                    del table[keys[i]]
+        again: list[int] = []
+        for i, future in theirs:
+            vector = await asyncio.shield(future)
+            if vector is None:
+                again.append(i)
+            else:
+                out[i] = list(vector)
+                bar.update(1)
+        if again:
+            await send(again)
+        return out
 
     async def _asend(
         self,
         items: list[str],
         bar: _Progress,
-        record: Callable[[range, list[list[float]]], Awaitable[None]] | None,
+        record: Callable[[Sequence[int], list[list[float]]], Awaitable[list[list[float]]]] | None,
     ) -> list[list[float]]:
         batches = self.plan(items)
         out: list[list[float]] = [[] for _ in items]
@@ -396,7 +468,7 @@ class EmbeddingBatcher:
             async with semaphore:
                 vectors = await self._aembed_batch([items[i] for i in positions])
             if record is not None:
-                await record(positions, vectors)
+                vectors = await record(positions, vectors)
             self._place(out, positions, vectors, bar)
 
         tasks = [asyncio.ensure_future(run(positions)) for positions in batches]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 import threading
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,8 @@ def test_the_batch_body_is_the_online_body(emu: TogetherEmulator, make: Any, mod
     assert isinstance(sent_online, dict)
     run_batch(make(**options), ["row 0", "row 1"], mode, top_k=5)
     first = job_bodies(emu)[0]
-    assert first == {k: v for k, v in sent_online.items() if k != "stream"}
+    expected = {k: v for k, v in sent_online.items() if k != "stream"}
+    assert json.dumps(first) == json.dumps(expected)  # the same keys, in the same order
 
 
 @pytest.mark.parametrize(
@@ -268,6 +270,12 @@ def _calls(message: AIMessage) -> list[tuple[str, dict[str, Any]]]:
             id="structured-function-calling",
         ),
         pytest.param(
+            lambda llm: llm.with_structured_output(Capital, include_raw=True),
+            rows(4),
+            lambda x: (x["parsed"], x["parsing_error"], x["raw"].content),
+            id="structured-include-raw",
+        ),
+        pytest.param(
             lambda llm: llm.bind_tools([get_weather], tool_choice="get_weather"),
             rows(4),
             _calls,
@@ -336,6 +344,10 @@ def test_reasoning_tool_calls_usage_and_metadata_come_back_as_online(
     assert _calls(batched[1]) == [("get_weather", {"city": "Paris"})]
     (job,) = emu.batches
     assert {m.response_metadata["batch_id"] for m in batched} == {job.id}
+    # submit_batch on the same inputs finds the same run; its results() read the same way.
+    run = make(output_version=output_version).submit_batch(rows(2))
+    assert [_comparable(m) for m in call(run, "results", mode)] == [_comparable(m) for m in online]
+    assert count(emu, "POST", BATCHES) == 1
 
 
 # ------------------------------------------------------------------ failures
@@ -366,6 +378,8 @@ def test_failed_inputs_with_return_exceptions_are_typed_errors_in_place(
     assert out[3].message == "upstream boom" and out[3].code == "server_error"
     assert out[3].retryable and out[3].is_retryable
     assert "row 8 is malformed" in out[8].message and not out[8].is_retryable
+    copy = pickle.loads(pickle.dumps(out[3]))
+    assert type(copy) is TogetherBatchItemError and copy == out[3] and copy.is_retryable
     assert out[3].batch_id == list(emu.batches)[1].id
     assert [m.content for i, m in enumerate(out) if i not in (3, 8)] == [
         f"You said: row {i}" for i in range(12) if i not in (3, 8)
@@ -391,6 +405,20 @@ def test_without_return_exceptions_one_error_carries_every_result(
         f"You said: row {i}" for i in (0, 1, 3, 4, 5)
     ]
     assert err.run_id is not None
+
+
+def test_a_chain_keeps_a_failed_input_in_place(emu: TogetherEmulator, make: Any, mode: str) -> None:
+    llm = make()
+    emu.fail(
+        "status",
+        status=400,
+        message="row 1 is malformed",
+        when=lambda body: "row 1" in json.dumps(body.get("messages")),
+    )
+    out = run_batch(_chain(llm), [{"q": q} for q in rows(3)], mode, return_exceptions=True)
+    assert out[0] == "You said: row 0" and out[2] == "You said: row 2"
+    assert isinstance(out[1], TogetherBatchItemError) and "malformed" in out[1].message
+    assert count(emu, "POST", BATCHES) == 1
 
 
 def test_as_completed_without_return_exceptions_yields_the_successes_then_raises(
@@ -527,14 +555,16 @@ def test_submit_batch_returns_once_the_job_exists_and_loads_elsewhere(
 ) -> None:
     emu.batches.script(duration=3600)
     llm = make(batch_api="off")  # submit_batch is explicit: batch_api does not matter
+    bound = llm.bind_tools([get_weather])
     if mode == "sync":
-        run = llm.submit_batch(rows(30), stop=["never"])
+        run = llm.submit_batch(rows(30), stop=["never"], **bound.kwargs)
     else:
-        run = asyncio.run(llm.asubmit_batch(rows(30), stop=["never"]))
+        run = asyncio.run(llm.asubmit_batch(rows(30), stop=["never"], **bound.kwargs))
     assert (
         count(emu, "POST", BATCHES) == 1 and count(emu, "GET", f"{BATCHES}/{run.batch_ids[0]}") == 0
     )
-    assert job_bodies(emu)[0]["stop"] == ["never"]
+    first = job_bodies(emu)[0]
+    assert first["stop"] == ["never"] and first["tools"][0]["function"]["name"] == "get_weather"
     status = call(run, "status", mode)
     assert not status.finished and status.batch_ids == run.batch_ids
     # Another process: only the run id, the store and a model with the same settings.
@@ -612,3 +642,54 @@ def test_a_rate_limiter_throttles_online_requests_not_the_batch(
     assert limiter.taken == 0 and count(emu, "POST", BATCHES) == 1
     run_batch(make(rate_limiter=limiter, batch_api="off"), rows(5), mode)
     assert limiter.taken == 5
+
+
+def test_headers_the_batch_requests_cannot_carry_are_warned_about(
+    emu: TogetherEmulator, make: Any
+) -> None:
+    llm = make(default_headers={"X-Team": "search"})
+    with pytest.warns(UserWarning, match="headers"):
+        out = llm.batch(rows(2))
+    assert [m.content for m in out] == ["You said: row 0", "You said: row 1"]
+
+
+@pytest.mark.parametrize("return_exceptions", [False, True])
+def test_invalid_arguments_fail_before_any_upload(
+    emu: TogetherEmulator, make: Any, mode: str, return_exceptions: bool
+) -> None:
+    from together_integrations.langchain._errors import LCInvalidArgumentsError
+
+    llm = make()
+    if return_exceptions:
+        out = run_batch(llm, rows(3), mode, return_exceptions=True, temperature="hot")
+        assert all(isinstance(e, LCInvalidArgumentsError) for e in out)
+    else:
+        with pytest.raises(LCInvalidArgumentsError, match="temperature"):
+            run_batch(llm, rows(3), mode, temperature="hot")
+    assert emu.requests == []
+
+
+def test_as_completed_yields_cache_hits_before_the_batch_is_waited_for(
+    emu: TogetherEmulator, make: Any, mode: str
+) -> None:
+    cache = InMemoryCache()
+    for text in rows(2):
+        make(batch_api="off", cache=cache).invoke(text)
+    emu.reset()
+    llm = make(cache=cache)
+    polls_at: list[tuple[int, int]] = []
+
+    def polls() -> int:
+        return sum(1 for r in emu.requests if r.method == "GET" and r.path.startswith(BATCHES))
+
+    async def drain_async() -> None:
+        async for index, _ in llm.abatch_as_completed(rows(5)):
+            polls_at.append((index, polls()))
+
+    if mode == "sync":
+        for index, _ in llm.batch_as_completed(rows(5)):
+            polls_at.append((index, polls()))
+    else:
+        asyncio.run(drain_async())
+    assert polls_at[:2] == [(0, 0), (1, 0)]  # the hits, before the first look at the job
+    assert sorted(i for i, _ in polls_at[2:]) == [2, 3, 4] and polls_at[-1][1] > 0

@@ -39,14 +39,17 @@ class Runner:
         self.emu, self.loopback, self.is_async = emu, loopback, is_async
         self.base_url = "https://api.together.xyz/v1"
 
-    def client_kwargs(self, timeout: float) -> dict[str, Any]:
+    def client_kwargs(self, timeout: float | httpx.Timeout) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"base_url": self.base_url, "timeout": timeout}
         if not self.loopback:
             kwargs["transport"] = self.emu.httpx_transport()
         return kwargs
 
     def __call__(
-        self, body: dict[str, Any] | None = None, timeout: float = 5.0, path: str = CHAT
+        self,
+        body: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout = 5.0,
+        path: str = CHAT,
     ) -> Outcome:
         body = BODY if body is None else body
         out = Outcome()
@@ -69,7 +72,12 @@ class Runner:
         return out
 
     async def _async(
-        self, out: Outcome, body: dict[str, Any], timeout: float, path: str, start: float
+        self,
+        out: Outcome,
+        body: dict[str, Any],
+        timeout: float | httpx.Timeout,
+        path: str,
+        start: float,
     ) -> None:
         try:
             async with (
@@ -183,8 +191,8 @@ def test_slow_first_byte_delays_the_headers(emu: TogetherEmulator, send: Runner)
 def test_slow_first_byte_times_out(emu: TogetherEmulator, send: Runner) -> None:
     if not send.loopback:
         pytest.skip("in-process responses have no socket to time out on")
-    emu.fail("slow_first_byte", delay=0.3)
-    out = send(timeout=0.05)
+    emu.fail("slow_first_byte", delay=1.0)
+    out = send(timeout=httpx.Timeout(5.0, read=0.1))  # a loaded machine may connect slowly
     assert isinstance(out.error, httpx.ReadTimeout)
 
 

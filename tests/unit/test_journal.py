@@ -15,6 +15,7 @@ import threading
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,11 +75,17 @@ def test_vectors_come_back_bit_for_bit_in_float32_only_when_that_is_lossless(
     assert size == MAGIC + frame_size(16, 4) + frame_size(16, 8)
     reopened.close()
 
-    wide_only = tmp_path / "wide"
-    with EmbeddingJournal(wide_only, compact=False) as journal:
-        journal.record(NS, [(text_digest("narrow"), narrow)])
-        assert journal.lookup(NS, [text_digest("narrow")]) == [narrow]
-    assert only_segment(wide_only).stat().st_size == MAGIC + frame_size(16, 8)
+
+def test_float32_precision_returns_what_it_stores(tmp_path: Path) -> None:
+    wide = float64_only(16, 3)
+    narrowed = array("f", wide).tolist()
+    with EmbeddingJournal(tmp_path, precision="float32") as journal:
+        assert journal.record(NS, [(text_digest("w"), wide)]) == [narrowed]
+        assert journal.lookup(NS, [text_digest("w")]) == [narrowed]
+    assert only_segment(tmp_path).stat().st_size == MAGIC + frame_size(16, 4)
+    assert EmbeddingJournal(tmp_path).lookup(NS, [text_digest("w")]) == [narrowed]
+    with pytest.raises(ValueError, match="precision"):
+        EmbeddingJournal(tmp_path, precision="float16")  # type: ignore[arg-type]
 
 
 def test_entries_are_keyed_by_namespace_and_text_digest(tmp_path: Path) -> None:
@@ -237,6 +244,9 @@ def test_a_new_directory_gets_no_file_until_the_first_record(tmp_path: Path) -> 
     journal.close()
     with pytest.raises(ValueError, match="closed"):
         journal.lookup(NS, [text_digest("x")])
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(NotADirectoryError, match="a journal is a directory"):
+        EmbeddingJournal(tmp_path / "a-file")
 
 
 def test_threads_recording_at_once_lose_nothing(tmp_path: Path) -> None:
@@ -280,6 +290,13 @@ def test_journal_arguments_are_checked_without_io(tmp_path: Path) -> None:
     for bad in (3, b"bytes", ""):
         with pytest.raises(TypeError, match="journal must be"):
             check_journal(bad)
+    options = {"path": "rel", "precision": "float32", "fsync": False}
+    assert check_journal(options) == {**options, "path": str(Path("rel").absolute())}
+    for bad_options in ({"path": "x", "compress": True}, {"fsync": False}):
+        with pytest.raises(ValueError, match="takes 'path'"):
+            check_journal(bad_options)
+    with pytest.raises(ValueError, match="precision"):
+        check_journal({"path": "x", "precision": "half"})
     store = DictJournal()
     assert check_journal(store) is store and resolve_journal(store) is store
     assert resolve_journal(None) is None
@@ -332,3 +349,92 @@ def test_a_plug_in_journal_resumes_the_batcher(mode: str) -> None:
     emu.reset()
     assert embed(["c", "d", "a"]) == [first[2], embed(["d"])[0], first[0]]
     assert [r.body["input"] for r in emu.requests] == [["d"]]  # the last call hit the store
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_a_forked_child_reads_and_writes_through_files_of_its_own(tmp_path: Path) -> None:
+    # multiprocessing's fork start method hands workers the parent's open journal.
+    journal = EmbeddingJournal(tmp_path)
+    journal.record(NS, [(text_digest("parent-1"), [1.0])])
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            seen = journal.lookup(NS, [text_digest("parent-1")]) == [[1.0]]
+            journal.record(NS, [(text_digest("child"), [2.0])])
+            os._exit(0 if seen else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    journal.record(NS, [(text_digest("parent-2"), [3.0])])
+    journal.close()
+    assert len(list(tmp_path.glob("*.tej"))) == 2  # the child never appended to ours
+    digests = [text_digest(t) for t in ("parent-1", "child", "parent-2")]
+    assert EmbeddingJournal(tmp_path).lookup(NS, digests) == [[1.0], [2.0], [3.0]]
+
+
+def test_many_segments_are_read_with_a_bounded_number_of_open_files(tmp_path: Path) -> None:
+    runs = journal_module._MAX_READERS + 8  # one segment per (crashed) run
+    for run in range(runs):
+        with EmbeddingJournal(tmp_path) as journal:
+            journal.record(NS, [(text_digest(f"run {run}"), [float(run)])])
+    fds = Path("/proc/self/fd")
+    before = len(list(fds.iterdir())) if fds.is_dir() else 0
+    journal = EmbeddingJournal(tmp_path)
+    digests = [text_digest(f"run {run}") for run in range(runs)]
+    assert journal.lookup(NS, digests) == [[float(run)] for run in range(runs)]
+    assert journal.lookup(NS, digests[:3]) == [[0.0], [1.0], [2.0]]  # closed ones reopen
+    if fds.is_dir():
+        assert len(list(fds.iterdir())) - before <= journal_module._MAX_READERS
+    journal.close()
+
+
+def test_concurrent_calls_send_a_shared_text_once(tmp_path: Path) -> None:
+    import asyncio
+
+    emu = TogetherEmulator()
+    batcher = EmbeddingBatcher(
+        emu.transport(max_retries=0), "BAAI/bge-base-en-v1.5", batch_size=2, journal=tmp_path
+    )
+
+    async def both() -> list[list[list[float]]]:
+        return await asyncio.gather(
+            batcher.aembed(["shared", "first only", "also shared"]),
+            batcher.aembed(["also shared", "second only", "shared"]),
+        )
+
+    first, second = asyncio.run(both())
+    inputs = [t for r in emu.requests for t in r.body["input"]]
+    assert sorted(inputs) == ["also shared", "first only", "second only", "shared"]
+    assert (first[0], first[2]) == (second[2], second[0])
+
+
+def test_when_the_call_fetching_a_text_fails_a_waiting_call_sends_it(tmp_path: Path) -> None:
+    import asyncio
+
+    from together_integrations import InternalServerError
+
+    emu = TogetherEmulator()
+    emu.fail("status", status=500, when=lambda body: "shared" in body.get("input", []))
+    batcher = EmbeddingBatcher(
+        emu.transport(max_retries=0), "BAAI/bge-base-en-v1.5", batch_size=2, journal=tmp_path
+    )
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            batcher.aembed(["shared", "first only"]),
+            batcher.aembed(["second only", "shared"]),
+            return_exceptions=True,
+        )
+
+    results = asyncio.run(both())
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], InternalServerError)
+    (ok,) = [r for r in results if not isinstance(r, BaseException)]
+    assert len(ok) == 2 and all(ok)
+    shared_sends = [r for r in emu.requests if "shared" in r.body["input"]]
+    assert len(shared_sends) == 2  # the failed one, then the waiter's own
+    reference = EmbeddingBatcher(TogetherEmulator().transport(), "BAAI/bge-base-en-v1.5")
+    shared_at = results.index(ok)  # "shared" is first in call 0 and second in call 1
+    assert ok[shared_at] == reference.embed(["shared"])[0]

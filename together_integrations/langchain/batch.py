@@ -31,6 +31,8 @@ after every input has resolved, carrying every successful message in ``.results`
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -58,6 +60,7 @@ from together_integrations.batch import (
     BatchError,
     BatchItemError,
     BatchJobFailedError,
+    BatchPlan,
     BatchResultsError,
     BatchRun,
     BatchRunStatus,
@@ -324,15 +327,21 @@ def _loaded_prepared(llm: ChatTogether, model: str) -> _Prepared:
     return _Prepared(request, llm._get_transport(), None, None)
 
 
-def _as_message(result: ChatResult) -> AIMessage:
-    """The message ``invoke`` would return for ``result`` (generation info and the
-    response's ``llm_output`` folded into ``response_metadata``, as LangChain does)."""
+def _as_message(result: ChatResult, output_version: str | None) -> AIMessage:
+    """The message ``invoke`` would return for ``result``: generation info and the
+    response's ``llm_output`` folded into ``response_metadata``, and ``.content`` as
+    content blocks for ``output_version="v1"``, as LangChain's generate step does."""
     generation = result.generations[0]
     message = generation.message
     assert isinstance(message, AIMessage)
     metadata = {**(generation.generation_info or {}), **message.response_metadata}
     if len(result.generations) == 1 and result.llm_output is not None:
         metadata = {**result.llm_output, **metadata}
+    if output_version == "v1":
+        metadata["output_version"] = "v1"
+        return message.model_copy(
+            update={"content": message.content_blocks, "response_metadata": metadata}
+        )
     message.response_metadata = metadata
     return message
 
@@ -459,7 +468,8 @@ class TogetherBatchRun:
     def _messages(
         self, results: list[ChatResult | Exception], return_exceptions: bool
     ) -> list[Any]:
-        messages = [r if isinstance(r, Exception) else _as_message(r) for r in results]
+        version = self._llm.output_version
+        messages = [r if isinstance(r, Exception) else _as_message(r, version) for r in results]
         errors = {i: m for i, m in enumerate(messages) if isinstance(m, Exception)}
         if errors and not return_exceptions:
             raise TogetherBatchResultsError(messages, errors, run_id=self.run_id)
@@ -658,6 +668,31 @@ def _unsent_options(prepared: Sequence[_Prepared]) -> list[str]:
     return sorted(names)
 
 
+def _line(custom_id: str, body: Mapping[str, Any]) -> bytes:
+    item = {"custom_id": custom_id, "body": body}
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _in_sent_order(plan: BatchPlan) -> BatchPlan:
+    """``plan`` with each line's body keys in the order the online path sends them.
+
+    ``plan_batch`` writes lines with sorted keys, which reorders a JSON schema's
+    ``properties`` (and a tool's parameters): constrained decoding writes an object's
+    fields in schema order, so the batch would answer differently from online (a
+    ``reasoning`` field meant to come before ``answer`` would come after it). The run key,
+    the ``custom_id`` s and the cut stay the core's (they hash the canonical form; the
+    bytes are as many in either order); only each job's bytes and their hash change, and
+    they are rebuilt the same way on every run, so a stored run is found again.
+    """
+    jobs = []
+    for job in plan.jobs:
+        data = b"".join(_line(plan.custom_ids[i], plan.bodies[i]) for i in job.indices())
+        if len(data) != job.size:  # pragma: no cover - same content, same length
+            return plan
+        jobs.append(dataclasses.replace(job, data=data, sha256=hashlib.sha256(data).hexdigest()))
+    return dataclasses.replace(plan, jobs=tuple(jobs))
+
+
 def plan_run(llm: ChatTogether, prepared: Sequence[_Prepared]) -> TogetherBatchRun:
     """The run for these requests (found again in the store when it exists), no I/O."""
     unsent = _unsent_options(prepared)
@@ -669,7 +704,7 @@ def plan_run(llm: ChatTogether, prepared: Sequence[_Prepared]) -> TogetherBatchR
             UserWarning,
             stacklevel=4,
         )
-    plan = plan_batch([_body(p) for p in prepared])
+    plan = _in_sent_order(plan_batch([_body(p) for p in prepared]))
     run = BatchRun(
         plan,
         transport=prepared[0].transport,

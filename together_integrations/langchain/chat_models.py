@@ -30,7 +30,12 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+    RunnablePassthrough,
+)
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -282,6 +287,24 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
         content) arrive in ``additional_kwargs["reasoning_content"]`` and as ``reasoning``
         blocks in ``.content_blocks`` (and in ``.content`` with ``output_version="v1"``).
         Reasoning is not sent back to the model in later turns.
+
+    Batch API:
+        .. code-block:: python
+
+            llm = ChatTogether(model="meta-llama/Llama-3.3-70B-Instruct-Turbo", batch_api="auto")
+            answers = (prompt | llm | parser).batch(rows)   # >= 100 cache misses: one batch job
+            llm.with_structured_output(Answer).batch(rows)  # tools and schemas reach the job
+
+            run = llm.submit_batch(rows)                    # returns once the job exists
+            TogetherBatchRun.load(run.run_id, llm=llm).results()  # later, anywhere
+
+        ``batch_api="on"`` always uses the Batch API (refusing, before any upload, a model
+        the catalog says it does not serve); ``"auto"`` from ``batch_api_min_inputs`` cache
+        misses on, for models the catalog says it serves. Answers, cache and callbacks are
+        the online path's; ``response_metadata`` adds ``batch_id`` and ``batch_run_id``.
+        The same ``batch()`` run again finds its run in ``batch_store`` (after a crash or a
+        ``batch_timeout``) and creates no new job; delete the run from the store to send
+        the inputs again.
 
     Errors:
         Failures raise the library's typed errors (``RateLimitError``, ``NotFoundError``...),
@@ -1094,8 +1117,12 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
         )
         fallback = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parsed.with_fallbacks(
-            [fallback], exception_key="parsing_error"
+        # ``llm | {"raw": ...}`` rather than ``RunnableMap(raw=llm)``: a map's batch() calls
+        # invoke per input, so the model would never see the batch (nor the Batch API).
+        return (
+            llm
+            | RunnableLambda(_as_raw, name="raw")
+            | parsed.with_fallbacks([fallback], exception_key="parsing_error")
         )
 
     # ----------------------------------------------------------------- tokens
@@ -1121,6 +1148,10 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
             schemas = [convert_to_openai_tool(t) for t in tools]
             total += _estimate_text(json.dumps(schemas))
         return total
+
+
+def _as_raw(message: Any) -> dict[str, Any]:
+    return {"raw": message}
 
 
 def _default_structured_method(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._embeddings import (
@@ -15,7 +15,7 @@ from together_integrations._embeddings import (
     EmbeddingBatcher,
 )
 from together_integrations._exceptions import APIError, TogetherConfigError
-from together_integrations._journal import check_journal
+from together_integrations._journal import check_journal, journal_setting
 from together_integrations.langchain._common import TogetherClientSettings
 from together_integrations.langchain._errors import to_langchain_error
 
@@ -72,6 +72,10 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
             vectors = embeddings.embed_documents(corpus)  # interrupted? run it again:
             vectors = embeddings.embed_documents(corpus)  # sends only what is missing
 
+        A text repeated within a call is sent once. Vectors are stored exactly (float64
+        unless float32 is lossless); ``journal=EmbeddingJournal(path, precision="float32")``
+        halves the space and returns the float32 values on the first call too.
+
     Empty strings raise ``ValueError`` before any request (the API rejects them); long texts
     are never truncated here, the server's answer is raised as is. Errors are the library's
     typed errors, each also the matching ``langchain_core.exceptions`` class. Building an
@@ -112,6 +116,10 @@ class TogetherEmbeddings(TogetherClientSettings, Embeddings):
     @classmethod
     def _check_journal(cls, value: Any) -> Any:
         return check_journal(value)
+
+    @field_serializer("journal")
+    def _journal_path(self, value: Any) -> Any:
+        return journal_setting(value)  # a dump carries the directory, not open files
 
     @model_validator(mode="after")
     def _validate_batcher_settings(self) -> TogetherEmbeddings:

@@ -36,7 +36,7 @@ from together_integrations._embeddings import (
     EmbeddingBatcher,
     estimate_tokens,
 )
-from together_integrations._journal import EmbeddingJournal, check_journal
+from together_integrations._journal import check_journal, journal_setting
 from together_integrations.llama_index._common import (
     ClientSettingsMixin,
     log_guessed_capabilities,
@@ -105,6 +105,15 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     naming ``chunk_size`` (the default model's 8,192-token window fits LlamaIndex's default
     1,024-token chunks). ``model=`` is accepted as well as upstream's ``model_name=``, and the
     model id may be given positionally.
+
+    ``journal=`` (a directory path, or an ``EmbeddingJournal``) makes large jobs resumable
+    (Together's Batch API does not take embeddings): texts already journaled for this
+    model and these request fields are not sent, and every answered request is on disk
+    before its vectors are returned, so a rerun after a crash sends only what is missing.
+    Unlike LlamaIndex's ``embeddings_cache``, it is crash-safe, keeps no texts (only their
+    SHA-256) and is read once per process. A text repeated in a batch is sent once, in the
+    async path too, where chunks are embedded concurrently (a chunk waits for a text another
+    chunk is fetching, and sends it itself if that chunk fails).
 
     Constructing one does no I/O; the key comes from ``api_key`` or ``TOGETHER_API_KEY`` and
     is needed at the first request.
@@ -212,7 +221,7 @@ class TogetherEmbedding(ClientSettingsMixin, BaseEmbedding):
     def _journal_path(self, value: Any) -> Any:
         # to_dict / to_json carry the directory; from_dict reopens it. A custom journal
         # object is left as is (JSON then refuses it, rather than it silently vanishing).
-        return str(value.path) if isinstance(value, EmbeddingJournal) else value
+        return journal_setting(value)
 
     @classmethod
     def class_name(cls) -> str:
