@@ -31,6 +31,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Literal
 
 from .state import Predicate, take
@@ -402,7 +403,7 @@ def _outcome(answer: EmulatedResponse) -> Any:
 
 
 def _quoted(text: str) -> bytes:
-    return json.dumps(text, ensure_ascii=False).encode()
+    return encode_basestring(text).encode()  # what json.dumps(text, ensure_ascii=False) does
 
 
 def _encode(line: dict[str, Any]) -> bytes:
