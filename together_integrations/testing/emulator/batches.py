@@ -290,7 +290,7 @@ class Batches:
         # runs them all (float rounding must not strand the last one).
         limit = min(now, end)
         wire = self._emu.wire
-        indent, wire.indent = wire.indent, False  # bodies parsed again at once: no indenting
+        internal, wire.internal = wire.internal, True  # answers decoded at once, never sent
         collecting = gc.isenabled()
         gc.disable()  # lines make no reference cycles; the collector would walk every line
         try:
@@ -300,7 +300,7 @@ class Batches:
                 self._run(job, job.lines[job.order[job.done]])
                 job.done += 1
         finally:
-            wire.indent = indent
+            wire.internal = internal
             if collecting:
                 gc.enable()
         if now >= end:
