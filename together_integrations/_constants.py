@@ -24,3 +24,6 @@ DEFAULT_MAX_KEEPALIVE = 20
 
 SHARED_TRANSPORTS_MAX = 32
 """Transports ``TogetherTransport.shared()`` keeps alive (one per distinct settings)."""
+
+DEFAULT_ONLINE_FALLBACK = 20
+"""Batch runs send at most this many retryable leftovers online instead of in a follow-up job."""

@@ -358,7 +358,7 @@ def test_reasoning_tool_calls_usage_and_metadata_come_back_as_online(
 def test_failed_inputs_with_return_exceptions_are_typed_errors_in_place(
     emu: TogetherEmulator, make: Any, mode: str
 ) -> None:
-    llm = make()
+    llm = make(batch_online_fallback=0)  # a follow-up job, which fails again
     inputs = rows(12)
     ids = custom_ids(llm, inputs)
     # Input 3 fails in the first job and in the follow-up (a retryable server error);
@@ -388,10 +388,28 @@ def test_failed_inputs_with_return_exceptions_are_typed_errors_in_place(
     ]
 
 
+def test_a_few_retryable_leftovers_go_online_once_and_a_rerun_sends_nothing(
+    emu: TogetherEmulator, make: Any, mode: str
+) -> None:
+    llm = make()  # batch_online_fallback: 20 by default
+    inputs = rows(30)
+    ids = custom_ids(llm, inputs)
+    emu.batches.script(fail_items={ids[4]: "upstream boom", ids[17]: "upstream boom"})
+    out = run_batch(llm, inputs, mode)
+    assert count(emu, "POST", BATCHES) == 1  # no follow-up job: hours saved
+    assert count(emu, "POST", CHAT) == 2  # the two leftovers, online, once each
+    assert [m.content for m in out] == [f"You said: row {i}" for i in range(30)]
+    assert out[4].response_metadata["batch_id"] is None  # answered online
+    assert out[5].response_metadata["batch_id"] == next(iter(emu.batches)).id
+    again = run_batch(llm, inputs, mode)  # the stored run, online answers included
+    assert [m.content for m in again] == [m.content for m in out]
+    assert count(emu, "POST", CHAT) == 2 and count(emu, "POST", BATCHES) == 1
+
+
 def test_without_return_exceptions_one_error_carries_every_result(
     emu: TogetherEmulator, make: Any, mode: str
 ) -> None:
-    llm = make()
+    llm = make(batch_online_fallback=0)  # a follow-up job, which fails again
     inputs = rows(6)
     ids = custom_ids(llm, inputs)
     emu.batches.script(fail_items={ids[2]: "boom"})
@@ -426,7 +444,7 @@ def test_a_chain_keeps_a_failed_input_in_place(emu: TogetherEmulator, make: Any,
 def test_as_completed_without_return_exceptions_yields_the_successes_then_raises(
     emu: TogetherEmulator, make: Any, mode: str
 ) -> None:
-    llm = make()
+    llm = make(batch_online_fallback=0)  # a follow-up job, which fails again
     inputs = rows(5)
     ids = custom_ids(llm, inputs)
     emu.batches.script(fail_items={ids[1]: "boom"})
@@ -482,7 +500,7 @@ class Recorder(BaseCallbackHandler):
 def test_callbacks_fire_once_per_input_with_the_batch_id(
     emu: TogetherEmulator, make: Any, mode: str
 ) -> None:
-    llm = make(tags=["mine"])
+    llm = make(tags=["mine"], batch_online_fallback=0)
     inputs = rows(8)
     ids = custom_ids(llm, inputs)
     emu.batches.script(fail_items={ids[5]: "boom"})

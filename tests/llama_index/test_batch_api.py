@@ -265,7 +265,7 @@ def test_per_item_failures_keep_the_server_message(
 def test_a_retried_item_carries_the_batch_id_that_answered_it(
     emu: TogetherEmulator, clock: VirtualClock, store: DirectoryStore
 ) -> None:
-    llm = make_llm(emu)
+    llm = make_llm(emu, batch_online_fallback=0)  # retries in a follow-up job
     inputs = questions(4)
     ids = plan_batch(chat_bodies(llm, inputs, {})).custom_ids
     emu.batches.script(fail_items={ids[2]: "upstream timeout"})
@@ -278,6 +278,24 @@ def test_a_retried_item_carries_the_batch_id_that_answered_it(
         first.id,
     ]
     assert responses[2].message.content == "You said: row 2"
+
+
+def test_a_few_retryable_leftovers_go_online_once(
+    emu: TogetherEmulator, clock: VirtualClock, store: DirectoryStore, mode: str
+) -> None:
+    llm = make_llm(emu)  # batch_online_fallback: 20 by default
+    inputs = questions(8)
+    ids = plan_batch(chat_bodies(llm, inputs, {})).custom_ids
+    emu.batches.script(fail_items={ids[2]: "upstream timeout"})
+    responses = batch_chat(llm, mode, inputs, store=store, clock=clock)
+    assert count(emu, "POST", BATCHES) == 1 and count(emu, "POST", "/v1/chat/completions") == 1
+    assert [r.message.content for r in responses] == [f"You said: row {i}" for i in range(8)]
+    (job,) = list(emu.batches)
+    assert [r.additional_kwargs["batch_id"] for r in responses] == [
+        None if i == 2 else job.id for i in range(8)
+    ]
+    batch_chat(make_llm(emu), mode, inputs, store=store, clock=clock)  # resumed: nothing sent
+    assert count(emu, "POST", "/v1/chat/completions") == 1
 
 
 def test_the_same_inputs_on_the_same_store_resume_without_a_second_create(

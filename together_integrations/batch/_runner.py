@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from together_integrations._base_transport import RequestOptions
+from together_integrations._constants import DEFAULT_ONLINE_FALLBACK
 from together_integrations._exceptions import (
     APIConnectionError,
     APIError,
@@ -104,8 +105,7 @@ logger = logging.getLogger("together_integrations")
 DEFAULT_POLL_INTERVAL = 30.0
 """Seconds between looks at first (the docs advise polling every 30-60 s)."""
 DEFAULT_MAX_INTERVAL = 60.0
-DEFAULT_ONLINE_FALLBACK = 20
-"""At most this many retryable items go online instead of into a follow-up job."""
+"""The longest pause between looks."""
 _CHAT = "/v1/chat/completions"
 _TRANSLATIONS = "/v1/audio/translations"
 
@@ -348,6 +348,20 @@ class BatchRun:
     def manifest(self) -> RunManifest:
         """A copy of the manifest as last saved."""
         return self._manifest.model_copy(deep=True)
+
+    def answered_by(self) -> list[str | None]:
+        """Per input, the id of the batch job that answers it: the latest round that carried
+        it (a follow-up job's, when it went again). ``None`` for an input sent through the
+        online endpoint instead (``online_fallback``) or not submitted yet."""
+        manifest = self._manifest
+        ids: list[str | None] = [None] * manifest.inputs
+        for job in sorted(manifest.jobs, key=lambda j: j.round):
+            for index in job.indices():
+                ids[index] = job.batch_id
+        if manifest.online is not None:
+            for index in manifest.online.indices():
+                ids[index] = None
+        return ids
 
     def _save(self) -> None:
         self._settings.store.save(self._manifest)

@@ -310,17 +310,6 @@ def result_chunks(result: ChatResult) -> Iterator[ChatGenerationChunk]:
 # ------------------------------------------------------------------ conversion
 
 
-def _batch_ids(run: BatchRun) -> list[str | None]:
-    """The batch job that answered each input of the run (a follow-up job's, when the item
-    went again)."""
-    manifest = run.manifest
-    ids: list[str | None] = [None] * manifest.inputs
-    for job in sorted(manifest.jobs, key=lambda j: j.round):
-        for index in job.indices():
-            ids[index] = job.batch_id
-    return ids
-
-
 def _loaded_prepared(llm: ChatTogether, model: str) -> _Prepared:
     # Loaded without its requests: only the model (for <think> tags) is known.
     request = ChatCompletionRequest.model_construct(model=model, messages=[])
@@ -429,7 +418,7 @@ class TogetherBatchRun:
         return self._llm.batch_timeout if timeout is None else timeout
 
     def _convert(self, raw: list[Any]) -> list[ChatResult | Exception]:
-        ids = _batch_ids(self._run)
+        ids = self._run.answered_by()
         out: list[ChatResult | Exception] = []
         for index, body in enumerate(raw):
             if isinstance(body, BatchItemError):
@@ -710,7 +699,7 @@ def plan_run(llm: ChatTogether, prepared: Sequence[_Prepared]) -> TogetherBatchR
         transport=prepared[0].transport,
         store=llm._batch_store(),
         clock=llm.batch_clock,
-        online_fallback=0,  # every retry in a follow-up job, so each answer has a batch id
+        online_fallback=llm.batch_online_fallback,
     )
     return TogetherBatchRun(run, llm, prepared)
 
@@ -909,7 +898,7 @@ class BatchCall:
         """Submit the misses, trace every input, yield the hits and then every answer."""
         if self.run is not None:
             self.run.submit()
-            self.batch_ids = _batch_ids(self.run.batch_run)
+            self.batch_ids = self.run.batch_run.answered_by()
         serialized = self._serialized()
         managers = [self._start(item, serialized) for item in self.items]
         waiting = []
@@ -991,7 +980,7 @@ class BatchCall:
         """Async :meth:`iterate`."""
         if self.run is not None:
             await self.run.asubmit()
-            self.batch_ids = _batch_ids(self.run.batch_run)
+            self.batch_ids = self.run.batch_run.answered_by()
         serialized = self._serialized()
         managers = [await self._astart(item, serialized) for item in self.items]
         waiting = []

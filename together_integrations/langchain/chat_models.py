@@ -43,6 +43,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from together_integrations._catalog import get_model_capabilities
 from together_integrations._chat import ChatDeltaView, ChatStreamAccumulator, parse_chat_completion
+from together_integrations._constants import DEFAULT_ONLINE_FALLBACK
 from together_integrations._exceptions import APIError
 from together_integrations._transport import RequestOptions, TogetherTransport
 from together_integrations.langchain._common import (
@@ -401,6 +402,11 @@ class ChatTogether(TogetherClientSettings, BaseChatModel):
     batch_timeout: float | None = Field(default=None, gt=0, exclude=True)
     """Seconds to wait for a batch before ``TogetherBatchTimeoutError`` (the job goes on;
     calling the same ``batch()`` again resumes it). None: as long as it runs (up to 24 h)."""
+    batch_online_fallback: int = Field(default=DEFAULT_ONLINE_FALLBACK, ge=0, exclude=True)
+    """When at most this many items are left to retry after the batch jobs (timeouts, 5xx,
+    items an expired job never reached), send them online once instead of in a follow-up
+    job, which could take hours more; their messages carry ``batch_id=None``. 0: always a
+    follow-up job."""
     batch_clock: Any = Field(default=None, exclude=True, repr=False)
     """The batch poller's clock (``now``/``sleep``/``asleep``); tests pass a
     ``VirtualClock``. None: real time."""

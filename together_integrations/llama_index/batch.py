@@ -236,7 +236,7 @@ class TogetherLLMBatchRun:
             transport=llm._get_transport(),
             store=store,
             retry=retry,
-            online_fallback=0,  # every retry in a follow-up job, so each answer has a batch id
+            online_fallback=llm.batch_online_fallback,
             clock=clock,
             poll_interval=poll_interval,
         )
@@ -311,15 +311,16 @@ class TogetherLLMBatchRun:
     # ------------------------------------------------------------- decisions (no I/O)
 
     def _batch_ids(self, *, first_round: bool) -> list[str | None]:
-        """Per input: the batch job that carried it first, or the one that answered it
-        (the latest round that carried it)."""
+        """Per input: the batch job that carried it first, or the one that answers it (the
+        latest round that carried it; None when it was sent online)."""
+        if not first_round:
+            return self._run.answered_by()
         manifest = self._run.manifest
         ids: list[str | None] = [None] * manifest.inputs
-        for job in sorted(manifest.jobs, key=lambda j: j.round):
-            if first_round and job.round > 0:
-                break
-            for index in job.indices():
-                ids[index] = job.batch_id
+        for job in manifest.jobs:
+            if job.round == 0:
+                for index in job.indices():
+                    ids[index] = job.batch_id
         return ids
 
     def _messages(self, index: int) -> list[ChatMessage]:

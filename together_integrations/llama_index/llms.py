@@ -42,6 +42,7 @@ from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from together_integrations._catalog import ModelCapabilities, get_model_capabilities
+from together_integrations._constants import DEFAULT_ONLINE_FALLBACK
 from together_integrations._jobs import Clock
 from together_integrations.batch import (
     BatchItemError,
@@ -186,6 +187,13 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
         default=None, description="Override the catalog's tool-calling support."
     )
     strict: bool = Field(default=False, description="Send strict tool and json_schema definitions.")
+    batch_online_fallback: int = Field(
+        default=DEFAULT_ONLINE_FALLBACK,
+        ge=0,
+        description="Batch API runs: when at most this many items are left to retry after "
+        "the jobs, send them online once instead of in a follow-up job (their responses "
+        "carry batch_id=None); 0 always uses a follow-up job.",
+    )
     should_use_structured_outputs: bool | None = Field(
         default=None,
         description="Structured output through a json_schema response format: True always, "
@@ -605,8 +613,8 @@ class TogetherLLM(ClientSettingsMixin, FunctionCallingLLM):
             store: Where the run's manifest lives (default: a ``DirectoryStore`` under
                 ``$TOGETHER_BATCH_DIR`` or ``~/.cache/together-integrations/batches``). The
                 same inputs on the same store find the same run: nothing is created twice.
-            retry: Send items that failed retryably (timeouts, 5xx, expiry) once more, in a
-                follow-up job.
+            retry: Send items that failed retryably (timeouts, 5xx, expiry) once more: online
+                when at most ``batch_online_fallback`` are left, else in a follow-up job.
             clock: The poller's clock (tests pass a ``VirtualClock``).
             poll_interval: Seconds before the second look at the jobs (default 30).
             limits: Lines and bytes per job (default: the documented 50,000 and 100 MB).
