@@ -11,7 +11,7 @@ from together_integrations import ModelCapabilities, ModelCatalog, TogetherConfi
 from together_integrations.batch import (
     BatchEndpointError,
     BatchLimits,
-    BatchModelError,
+    BatchNotServedError,
     BatchPlanError,
     check_batch_model,
     parse_custom_id,
@@ -219,7 +219,7 @@ def test_a_line_is_the_canonical_encoding_of_its_item(body: dict[str, Any], endp
 
 def test_a_model_the_batch_api_does_not_serve_is_refused_before_upload() -> None:
     requests = [chat(0), {**chat(1), "model": "deepseek-ai/DeepSeek-R1"}, chat(2)]
-    with pytest.raises(BatchModelError, match="DeepSeek-R1") as info:
+    with pytest.raises(BatchNotServedError, match="DeepSeek-R1") as info:
         plan_batch(requests)
     assert info.value.model == "deepseek-ai/DeepSeek-R1" and info.value.index == 1
     assert isinstance(info.value, TogetherConfigError)
@@ -231,8 +231,8 @@ def test_check_batch_model_passes_served_and_unknown_models() -> None:
     unknown = check_batch_model("someone/private-finetune-v2")
     assert unknown.batch_api is None and not unknown.known
     catalog = ModelCatalog([ModelCapabilities(id="acme/no-batch", batch_api=False)])
-    with pytest.raises(BatchModelError, match="does not serve"):
+    with pytest.raises(BatchNotServedError, match="does not serve"):
         check_batch_model("ACME/no-batch", catalog=catalog)
-    with pytest.raises(BatchModelError):
+    with pytest.raises(BatchNotServedError):
         plan_batch([{**chat(0), "model": "acme/no-batch"}], catalog=catalog)
     assert check_batch_model("acme/no-batch").batch_api is None  # the default catalog

@@ -24,6 +24,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 from pydantic import BaseModel, ValidationError
 
+from together_integrations import batch
 from together_integrations.batch import DirectoryStore, MemoryStore, plan_batch
 from together_integrations.langchain import (
     BatchNotServedError,
@@ -34,6 +35,7 @@ from together_integrations.langchain import (
     TogetherBatchRun,
     TogetherBatchTimeoutError,
 )
+from together_integrations.langchain._errors import LCInvalidArgumentsError
 from together_integrations.testing import TogetherEmulator, VirtualClock
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"  # batch_api True in the catalog
@@ -198,6 +200,8 @@ def test_on_refuses_a_model_the_batch_api_does_not_serve_before_any_upload(
     assert info.value.model == UNSERVED and UNSERVED in str(info.value)
     assert 'batch_api="auto"' in str(info.value)
     assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, batch.BatchNotServedError)  # the core's error, too
+    assert isinstance(info.value, LCInvalidArgumentsError)
 
 
 def test_submit_batch_refuses_an_unserved_model_before_any_upload(

@@ -21,7 +21,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
 from llama_index_instrumentation import get_dispatcher
 
-from together_integrations import TogetherConfigError
+from together_integrations import TogetherConfigError, batch
 from together_integrations.batch import (
     BatchEndpointError,
     BatchItemError,
@@ -430,6 +430,7 @@ def test_a_model_the_batch_api_does_not_serve_is_refused_before_upload(
     with pytest.raises(BatchNotServedError, match="does not serve deepseek-ai") as info:
         batch_chat(llm, mode, questions(3), store=store, clock=clock, **kwargs)
     assert isinstance(info.value, TogetherConfigError) and info.value.model.startswith("deepseek")
+    assert BatchNotServedError is batch.BatchNotServedError  # one class with the core
     assert emu.requests == [] and not store.run_keys()
 
 

@@ -5,7 +5,7 @@
     TogetherError
     └── BatchError
         ├── BatchEndpointError      the Batch API does not take this endpoint (before any I/O)
-        ├── BatchModelError         the catalog says the Batch API does not serve this model
+        ├── BatchNotServedError         the catalog says the Batch API does not serve this model
         ├── BatchPlanError          a request that cannot be planned (too big, streaming...)
         ├── BatchRunNotFoundError   no manifest under that run key
         ├── BatchManifestError      the manifest does not match the requests (or is unreadable)
@@ -31,7 +31,7 @@ __all__ = [
     "BatchItemError",
     "BatchJobFailedError",
     "BatchManifestError",
-    "BatchModelError",
+    "BatchNotServedError",
     "BatchPlanError",
     "BatchResultsError",
     "BatchRunNotFoundError",
@@ -67,7 +67,7 @@ class BatchEndpointError(BatchError, TogetherConfigError):
         self.accepted = tuple(accepted)
 
 
-class BatchModelError(BatchError, TogetherConfigError):
+class BatchNotServedError(BatchError, TogetherConfigError):
     """The model catalog says the Batch API does not serve this model (its jobs end
     ``FAILED``); raised while planning, before anything is uploaded.
 

@@ -28,7 +28,7 @@ from together_integrations.schemas.batches import (
     BATCH_MAX_LINES,
 )
 
-from ._errors import BatchEndpointError, BatchModelError, BatchPlanError
+from ._errors import BatchEndpointError, BatchNotServedError, BatchPlanError
 
 __all__ = [
     "BatchLimits",
@@ -275,7 +275,7 @@ def check_batch_model(
         The model's capabilities.
 
     Raises:
-        BatchModelError: the catalog says batch jobs cannot use this model.
+        BatchNotServedError: the catalog says batch jobs cannot use this model.
 
     Example:
         >>> check_batch_model("meta-llama/Llama-3.3-70B-Instruct-Turbo").batch_api
@@ -284,7 +284,7 @@ def check_batch_model(
     capabilities = (catalog or DEFAULT_CATALOG).get(model_id)
     if capabilities.batch_api is False:
         where = f"Request {index} names" if index is not None else "The requests name"
-        raise BatchModelError(
+        raise BatchNotServedError(
             f"{where} {model_id!r}, which the Batch API does not serve (Together lists it "
             "as failing in batch jobs). Send these requests online (e.g. .batch() / "
             ".abatch() on the chat model), or pick a model the Batch API serves.",
@@ -332,7 +332,7 @@ def plan_batch(
 
     Raises:
         BatchEndpointError: the Batch API does not accept ``endpoint``.
-        BatchModelError: a request names a model the Batch API does not serve.
+        BatchNotServedError: a request names a model the Batch API does not serve.
         BatchPlanError: a request is not a dict, a batched audio request has no file URL,
             or one line alone is over the byte limit.
     """

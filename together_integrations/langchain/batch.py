@@ -68,6 +68,7 @@ from together_integrations.batch import (
     DirectoryStore,
     plan_batch,
 )
+from together_integrations.batch import BatchNotServedError as _CoreBatchNotServedError
 from together_integrations.langchain._errors import LCInvalidArgumentsError, to_langchain_error
 from together_integrations.langchain.chat_models import _BATCH_STAGE, _Prepared
 from together_integrations.schemas import ChatCompletion, ChatCompletionRequest
@@ -176,17 +177,15 @@ class TogetherBatchResultsError(BatchResultsError, ModelError):
         self.run_id = run_id
 
 
-class BatchNotServedError(BatchError, LCInvalidArgumentsError):
+class BatchNotServedError(_CoreBatchNotServedError, LCInvalidArgumentsError):
     """``batch_api="on"`` with a model the catalog says the Batch API does not serve;
-    raised before anything is uploaded.
+    raised before anything is uploaded. Both the core's
+    :class:`~together_integrations.batch.BatchNotServedError` and a LangChain error.
 
     Attributes:
         model: The model.
+        index: The first input that names it, when known.
     """
-
-    def __init__(self, message: str, *, model: str) -> None:
-        super().__init__(message)
-        self.model = model
 
 
 class TogetherBatchTimeoutError(JobTimeoutError, ModelTimeoutError):

@@ -40,9 +40,9 @@ from together_integrations._exceptions import TogetherConfigError
 from together_integrations._jobs import Clock
 from together_integrations.batch import (
     BatchEndpointError,
-    BatchError,
     BatchItemError,
     BatchLimits,
+    BatchNotServedError,
     BatchPlan,
     BatchResultsError,
     BatchRun,
@@ -66,19 +66,6 @@ _CHAT_ENDPOINT = "/v1/chat/completions"
 _STREAM_KWARGS = ("stream", "stream_options")
 
 ProgressCallback = Callable[[BatchRunStatus], None]
-
-
-class BatchNotServedError(BatchError, TogetherConfigError):
-    """The model catalog says Together's Batch API does not serve this model (jobs for it
-    fail as a whole); raised before anything is uploaded.
-
-    Attributes:
-        model: The model asked for.
-    """
-
-    def __init__(self, message: str, *, model: str) -> None:
-        super().__init__(message)
-        self.model = model
 
 
 # ------------------------------------------------------------------ requests (no I/O)
