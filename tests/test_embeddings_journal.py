@@ -184,8 +184,12 @@ def test_a_failure_near_the_end_then_a_rerun_sends_only_what_is_missing(
     answered = set(sent(emu)) - set(emu.requests[FAIL_AT - 1].body["input"])
     kept = journaled(tmp_path, texts)
     assert kept <= answered  # nothing recorded that the server did not answer
-    # Everything answered before the failure is on disk (up to what was still in flight).
-    assert len(kept) >= (FAIL_AT - 1 - CONCURRENCY) * BATCH
+    if (adapter.name, mode) == ("llama_index", "async"):
+        # LlamaIndex gathers its own concurrent calls and cancels them when one fails: what
+        # they had in flight is lost (what they had been answered is recorded, shielded).
+        assert len(kept) >= (FAIL_AT - 1 - CONCURRENCY) * BATCH
+    else:  # the requests in flight finish and are recorded: nothing is paid for twice
+        assert kept == answered
 
     rerun = emulator()
     again = adapter.build(rerun.transport(max_retries=0), tmp_path)

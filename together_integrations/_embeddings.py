@@ -463,20 +463,37 @@ class EmbeddingBatcher:
         batches = self.plan(items)
         out: list[list[float]] = [[] for _ in items]
         semaphore = asyncio.Semaphore(self.max_concurrency)
+        failed = False
+        recording: set[asyncio.Future[list[list[float]]]] = set()
 
         async def run(positions: range) -> None:
             async with semaphore:
+                if failed:  # another request failed: send nothing more
+                    return
                 vectors = await self._aembed_batch([items[i] for i in positions])
             if record is not None:
-                vectors = await record(positions, vectors)
+                # Shielded: an answer the server gave is on disk before the call returns,
+                # even when the call is cancelled meanwhile.
+                step = asyncio.ensure_future(record(positions, vectors))
+                recording.add(step)
+                vectors = await asyncio.shield(step)
             self._place(out, positions, vectors, bar)
 
         tasks = [asyncio.ensure_future(run(positions)) for positions in batches]
         try:
             await asyncio.gather(*tasks)
+        except Exception:
+            # One request failed: the ones in flight finish (and, with a journal, are
+            # recorded, so a rerun does not pay for them again); queued ones are not sent.
+            failed = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         except BaseException:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        finally:
+            if recording:
+                await asyncio.gather(*recording, return_exceptions=True)
         return out
