@@ -40,8 +40,11 @@ def lines_of(data: bytes) -> list[dict[str, Any]]:
 def test_custom_ids_are_unique_short_stable_and_read_back_to_their_index() -> None:
     requests = [chat(i % 3) for i in range(30)]  # repeated bodies still get distinct ids
     plan = plan_batch(requests)
-    again = plan_batch([dict(reversed(list(r.items()))) for r in requests])  # key order
+    again = plan_batch([json.loads(json.dumps(r)) for r in requests])  # rebuilt equal
     assert plan.custom_ids == again.custom_ids
+    # Key order is part of the request (a JSON schema's property order steers the answer).
+    reordered = plan_batch([dict(reversed(list(r.items()))) for r in requests])
+    assert reordered.custom_ids != plan.custom_ids
     assert len(set(plan.custom_ids)) == 30
     assert all(len(cid) <= BATCH_CUSTOM_ID_MAX for cid in plan.custom_ids)
     assert [parse_custom_id(cid) for cid in plan.custom_ids] == [(i, 0) for i in range(30)]
@@ -203,18 +206,29 @@ def test_limits_must_be_positive() -> None:
         ),
     ],
 )
-def test_a_line_is_the_canonical_encoding_of_its_item(body: dict[str, Any], endpoint: str) -> None:
+def test_a_line_is_the_compact_encoding_of_its_item_in_sent_order(
+    body: dict[str, Any], endpoint: str
+) -> None:
     # A stored run is checked against the sha256 of these bytes: they must never drift.
     plan = plan_batch([body], endpoint=endpoint)
-    item: dict[str, Any] = {"custom_id": plan.custom_ids[0], "body": body}
+    item: dict[str, Any] = {"body": body, "custom_id": plan.custom_ids[0]}
     if "audio" in endpoint:
         item["method"] = "FILE"
-    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert plan.jobs[0].data == canonical.encode() + b"\n"
+    encoded = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    assert plan.jobs[0].data == encoded.encode() + b"\n"
     (followup,) = plan_followup([(0, plan.bodies[0])], endpoint=endpoint, round=1)
     item["custom_id"] = plan.custom_ids[0] + "-r1"
-    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert followup.data == canonical.encode() + b"\n"
+    encoded = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    assert followup.data == encoded.encode() + b"\n"
+
+
+def test_a_json_schema_keeps_its_property_order() -> None:
+    # Constrained decoding writes fields in schema order: "reasoning" must stay first.
+    schema = {"type": "object", "properties": {"reasoning": {}, "answer": {}}}
+    body = chat(0, "q", response_format={"type": "json_schema", "json_schema": {"schema": schema}})
+    line = plan_batch([body]).jobs[0].data
+    assert line.index(b'"reasoning"') < line.index(b'"answer"')
+    assert json.loads(line)["body"] == body
 
 
 def test_a_model_the_batch_api_does_not_serve_is_refused_before_upload() -> None:

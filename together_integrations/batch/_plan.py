@@ -2,7 +2,8 @@
 
 A request body goes in exactly as the online path builds it (``stream`` is dropped: a batch
 answers whole responses). Each input gets the ``custom_id`` ``"<index>-<hash>"``, where
-``hash`` is 16 hex digits of the sha256 of the canonical body: unique within the run (the
+``hash`` is 16 hex digits of the sha256 of the body's compact JSON (in its own key order,
+as sent online): unique within the run (the
 index), at most 64 characters, the same on every run with the same inputs, and readable back
 to a position without any local record (:func:`parse_custom_id`). A follow-up job that sends
 an item again appends ``-r<round>``, so its file never has the bytes of an earlier one.
@@ -147,8 +148,11 @@ def normalize_endpoint(endpoint: str) -> str:
     )
 
 
-def _canonical(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def _encoded(body: Mapping[str, Any]) -> bytes:
+    # The body's own key order, as the online path sends it: constrained decoding writes an
+    # object's fields in its JSON schema's order, so sorting the keys of ``properties``
+    # (or of a tool's parameters) would make a batch answer differently from online.
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _prepare(body: Any, index: int, endpoint: str) -> dict[str, Any]:
@@ -190,9 +194,9 @@ def parse_custom_id(custom_id: str) -> tuple[int, int] | None:
     return None
 
 
-def _line(custom_id: str, canonical_body: bytes, endpoint: str) -> bytes:
-    """The canonical encoding of ``{"body", "custom_id"[, "method"]}`` (sorted keys, no
-    spaces), put together from the body's own canonical bytes instead of encoding it twice.
+def _line(custom_id: str, body_bytes: bytes, endpoint: str) -> bytes:
+    """The encoding of ``{"body", "custom_id"[, "method"]}`` (no spaces), put together from
+    the body's own bytes instead of encoding it twice.
     The bytes must never change: a stored run is checked against their sha256."""
     tail = (
         b',"method":"' + _AUDIO_METHOD.encode() + b'"}\n'
@@ -201,7 +205,7 @@ def _line(custom_id: str, canonical_body: bytes, endpoint: str) -> bytes:
     )
     return (
         b'{"body":'
-        + canonical_body
+        + body_bytes
         + b',"custom_id":'
         + json.dumps(custom_id, ensure_ascii=False).encode()
         + tail
@@ -345,12 +349,12 @@ def plan_batch(
     custom_ids: list[str] = []
     lines: list[tuple[int, bytes]] = []
     for index, body in enumerate(bodies):
-        canonical = _canonical(body)
-        digest = hashlib.sha256(canonical).hexdigest()
+        encoded = _encoded(body)
+        digest = hashlib.sha256(encoded).hexdigest()
         key.update(digest.encode() + b"\n")
         custom_id = _custom_id(index, digest, 0)
         custom_ids.append(custom_id)
-        lines.append((index, _line(custom_id, canonical, path)))
+        lines.append((index, _line(custom_id, encoded, path)))
     return BatchPlan(
         endpoint=path,
         run_key=key.hexdigest()[:32],
@@ -376,7 +380,7 @@ def plan_followup(
     path = normalize_endpoint(endpoint)
     lines = []
     for index, body in sorted(items, key=lambda item: item[0]):
-        canonical = _canonical(body)
-        digest = hashlib.sha256(canonical).hexdigest()
-        lines.append((index, _line(_custom_id(index, digest, round), canonical, path)))
+        encoded = _encoded(body)
+        digest = hashlib.sha256(encoded).hexdigest()
+        lines.append((index, _line(_custom_id(index, digest, round), encoded, path)))
     return _cut(lines, round, limits or BatchLimits())

@@ -31,8 +31,6 @@ after every input has resolved, carrying every successful message in ``.results`
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -60,7 +58,6 @@ from together_integrations.batch import (
     BatchError,
     BatchItemError,
     BatchJobFailedError,
-    BatchPlan,
     BatchResultsError,
     BatchRun,
     BatchRunStatus,
@@ -661,26 +658,6 @@ def _line(custom_id: str, body: Mapping[str, Any]) -> bytes:
     return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
-def _in_sent_order(plan: BatchPlan) -> BatchPlan:
-    """``plan`` with each line's body keys in the order the online path sends them.
-
-    ``plan_batch`` writes lines with sorted keys, which reorders a JSON schema's
-    ``properties`` (and a tool's parameters): constrained decoding writes an object's
-    fields in schema order, so the batch would answer differently from online (a
-    ``reasoning`` field meant to come before ``answer`` would come after it). The run key,
-    the ``custom_id`` s and the cut stay the core's (they hash the canonical form; the
-    bytes are as many in either order); only each job's bytes and their hash change, and
-    they are rebuilt the same way on every run, so a stored run is found again.
-    """
-    jobs = []
-    for job in plan.jobs:
-        data = b"".join(_line(plan.custom_ids[i], plan.bodies[i]) for i in job.indices())
-        if len(data) != job.size:  # pragma: no cover - same content, same length
-            return plan
-        jobs.append(dataclasses.replace(job, data=data, sha256=hashlib.sha256(data).hexdigest()))
-    return dataclasses.replace(plan, jobs=tuple(jobs))
-
-
 def plan_run(llm: ChatTogether, prepared: Sequence[_Prepared]) -> TogetherBatchRun:
     """The run for these requests (found again in the store when it exists), no I/O."""
     unsent = _unsent_options(prepared)
@@ -692,7 +669,7 @@ def plan_run(llm: ChatTogether, prepared: Sequence[_Prepared]) -> TogetherBatchR
             UserWarning,
             stacklevel=4,
         )
-    plan = _in_sent_order(plan_batch([_body(p) for p in prepared]))
+    plan = plan_batch([_body(p) for p in prepared])
     run = BatchRun(
         plan,
         transport=prepared[0].transport,
