@@ -4,7 +4,9 @@ cancellation, resuming, and what the manifest may hold."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from together_integrations.batch import (
     BatchRunStatus,
     DirectoryStore,
     JobState,
+    MemoryStore,
     plan_batch,
 )
 from together_integrations.resources.batches import Batches
@@ -326,7 +329,9 @@ def test_the_manifest_holds_no_prompt_output_or_key(
         poll_interval=60,
     )
     assert answer(drive(run, mode, "results")[0]) == "You said: confidential prompt 0"
-    (path,) = (tmp_path / "runs").iterdir()
+    (path,) = (tmp_path / "runs").glob("*.json")
+    (lock,) = (tmp_path / "runs").glob("*.lock")
+    assert lock.read_bytes() == b""  # only a lock: nothing written in it
     text = path.read_text()
     assert "confidential" not in text and "You said" not in text and key not in text
     assert "kkkk" not in repr(run) and "confidential" not in repr(run)
@@ -389,3 +394,35 @@ def test_show_progress_without_tqdm_says_what_to_install(
     with pytest.raises(ImportError, match="pip install tqdm"):
         run.wait(show_progress=True)
     assert emu.requests == []  # refused before anything was sent
+
+
+@pytest.mark.parametrize("store_kind", ["directory", "memory"])
+def test_two_submitters_of_the_same_run_create_its_job_once(
+    emu: TogetherEmulator, clock: VirtualClock, tmp_path: Path, mode: str, store_kind: str
+) -> None:
+    # Two processes (here threads, or tasks) start the same run at the same moment; the
+    # create is slow, so without a lock both would be past the lookup before either saved.
+    emu.fail("slow_first_byte", delay=0.3, when=lambda body: "input_file_id" in body, times=None)
+    memory = MemoryStore()
+
+    def new_run() -> BatchRun:
+        store = DirectoryStore(tmp_path / "runs") if store_kind == "directory" else memory
+        return BatchRun(
+            plan_batch(chat_requests(4)), transport=emu.transport(), store=store, clock=clock
+        )
+
+    if mode == "sync":
+        runs = [new_run(), new_run()]
+        threads = [threading.Thread(target=run.submit) for run in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+
+        async def both() -> None:
+            await asyncio.gather(new_run().asubmit(), new_run().asubmit())
+
+        asyncio.run(both())
+    assert count(emu, "POST", "/v1/batches") == 1
+    assert len(list(emu.batches)) == 1

@@ -44,6 +44,7 @@ server's message and code; the items of a job that failed as a whole to a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -94,6 +95,7 @@ from ._store import (
     DirectoryStore,
     JobRecord,
     JobState,
+    LockingStore,
     OnlineRecord,
     RunManifest,
 )
@@ -101,6 +103,7 @@ from ._store import (
 __all__ = ["BatchJobStatus", "BatchRun", "BatchRunStatus", "is_retryable"]
 
 logger = logging.getLogger("together_integrations")
+_NO_LOCK: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 
 DEFAULT_POLL_INTERVAL = 30.0
 """Seconds between looks at first (the docs advise polling every 30-60 s)."""
@@ -752,8 +755,26 @@ class BatchRun:
 
     # ------------------------------------------------------------------- sync I/O
 
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        store = self._settings.store
+        return store.lock(self.run_key) if isinstance(store, LockingStore) else _NO_LOCK
+
+    def _reload(self) -> None:
+        """Under the lock: take what another submitter of this run saved meanwhile."""
+        stored = self._settings.store.load(self.run_key)
+        if stored is not None and stored.updated_at >= self._manifest.updated_at:
+            self._manifest = stored
+
     def submit(self) -> BatchRun:
-        """Upload and create every job not yet created (adopting any that may exist)."""
+        """Upload and create every job not yet created (adopting any that may exist).
+
+        With a :class:`LockingStore` (both stores here are), one submitter at a time: a
+        process that runs the same run meanwhile waits, then finds the jobs created."""
+        with self._lock():
+            self._reload()
+            return self._submit()
+
+    def _submit(self) -> BatchRun:
         t, o = self._settings.transport, self._settings.options
         for job in self._to_submit():
             if job.state is JobState.PLANNED:
@@ -945,6 +966,15 @@ class BatchRun:
 
     async def asubmit(self) -> BatchRun:
         """Async :meth:`submit`."""
+        lock = self._lock()
+        await asyncio.to_thread(lock.__enter__)  # a wait for another submitter blocks
+        try:
+            self._reload()
+            return await self._asubmit()
+        finally:
+            lock.__exit__(None, None, None)
+
+    async def _asubmit(self) -> BatchRun:
         t, o = self._settings.transport, self._settings.options
         for job in self._to_submit():
             if job.state is JobState.PLANNED:

@@ -24,7 +24,8 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "DirectoryStore",
     "JobRecord",
     "JobState",
+    "LockingStore",
     "MemoryStore",
     "OnlineRecord",
     "RunManifest",
@@ -233,6 +235,17 @@ class BatchResultStore(Protocol):
         ...
 
 
+@runtime_checkable
+class LockingStore(Protocol):
+    """A store that can hold a run for one submitter at a time: two processes (or threads)
+    running the same run at once then never both create its jobs. Without it, a run relies
+    on looking a job up by its input file, which a job created a moment ago may escape."""
+
+    def lock(self, run_key: str) -> contextlib.AbstractContextManager[None]:
+        """Held while a run uploads and creates its jobs; blocks until it is free."""
+        ...
+
+
 def _encode_record(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
@@ -269,7 +282,8 @@ def default_store_dir() -> Path:
 
 class DirectoryStore:
     """One ``<run_key>.json`` per run in a directory (created on first save, mode 0700),
-    and ``<run_key>.online.jsonl`` beside it for the answers of items sent online.
+    ``<run_key>.online.jsonl`` beside it for the answers of items sent online, and an empty
+    ``<run_key>.lock`` that one submitter at a time holds.
 
     Args:
         path: The directory (default: :func:`default_store_dir`).
@@ -310,9 +324,28 @@ class DirectoryStore:
         _sync_directory(self.path)
 
     def delete(self, run_key: str) -> None:
-        for path in (self._file(run_key), self._results_file(run_key)):
+        lock = self.path / f"{_checked(run_key)}.lock"
+        for path in (self._file(run_key), self._results_file(run_key), lock):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+    @contextlib.contextmanager
+    def lock(self, run_key: str) -> Iterator[None]:
+        """An exclusive ``flock`` on ``<run_key>.lock`` (POSIX; other systems fall back to
+        the lookup by input file). It is released when the process dies, so a crash never
+        leaves a run locked."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path / f"{_checked(run_key)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _results_file(self, run_key: str) -> Path:
         return self.path / f"{_checked(run_key)}.online.jsonl"
@@ -363,6 +396,16 @@ class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[str, bytes] = {}
         self._results: dict[str, list[bytes]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def lock(self, run_key: str) -> Iterator[None]:
+        """One submitter per run among this process's threads."""
+        with self._guard:
+            held = self._locks.setdefault(_checked(run_key), threading.Lock())
+        with held:
+            yield
 
     def load(self, run_key: str) -> RunManifest | None:
         data = self._data.get(_checked(run_key))
