@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from ._catalog import DEFAULT_CATALOG, ModelCapabilities, get_model_capabilities
 from ._exceptions import (
@@ -418,7 +418,26 @@ _MATCHED_FIELDS = (
     "max_seq_length",
     "packing",
     "from_checkpoint",
+    "random_seed",
+    "lr_scheduler",
+    "training_type",
+    "training_method",
 )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    return value
+
+
+def _differs(wanted: Any, seen: Any) -> bool:
+    """Whether two stated values disagree; for objects (LoRA settings, the training method,
+    the scheduler), only the keys both sides state count: the server fills in defaults."""
+    wanted, seen = _plain(wanted), _plain(seen)
+    if isinstance(wanted, dict) and isinstance(seen, dict):
+        return any(_differs(wanted[k], seen[k]) for k in wanted.keys() & seen.keys())
+    return bool(wanted != seen)
 
 
 def same_job(job: FineTuneJob, request: FineTuneRequest) -> bool:
@@ -433,7 +452,7 @@ def same_job(job: FineTuneJob, request: FineTuneRequest) -> bool:
         if name in ("training_file", "model"):
             if seen != wanted:
                 return False
-        elif wanted is not None and seen is not None and seen != wanted:
+        elif wanted is not None and seen is not None and _differs(wanted, seen):
             return False
     return True
 

@@ -264,6 +264,12 @@ def test_rerunning_after_a_crash_adopts_the_job_instead_of_paying_twice(
     assert len(creates(emu)) == 2
     engine(n_epochs=2, suffix="weather", adopt_existing=False).finetune()
     assert len(creates(emu)) == 3
+    engine(n_epochs=2, suffix="weather", lora_r=8).finetune()  # another LoRA rank
+    assert len(creates(emu)) == 4
+    engine(n_epochs=2, suffix="weather", lora_r=8).finetune()  # found again
+    assert len(creates(emu)) == 4
+    engine(n_epochs=2, suffix="weather", lora_r=16).finetune()
+    assert len(creates(emu)) == 5
 
 
 def test_a_failed_job_is_not_adopted(

@@ -210,7 +210,7 @@ class TogetherFinetuneEngine:
         )
         self._job_id = job.id
         if self.verbose:
-            print(f"Started fine-tune {job.id} of {self.base_model}: {job.status}")
+            print(f"Fine-tune {job.id} of {self.base_model}: {job.status}")
 
     async def afinetune(self) -> None:
         """Async :meth:`finetune`."""
@@ -226,6 +226,8 @@ class TogetherFinetuneEngine:
             **self._create_kwargs,
         )
         self._job_id = job.id
+        if self.verbose:
+            print(f"Fine-tune {job.id} of {self.base_model}: {job.status}")
 
     def get_current_job(self) -> FineTuneJob:
         """The current job's state, fetched now."""
