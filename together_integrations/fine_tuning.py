@@ -821,6 +821,30 @@ def _endpoint_body(
     }
 
 
+_LIVE_STATES = frozenset({"PENDING", "STARTING", "STARTED"})
+
+
+def _candidates(
+    endpoints: Iterable[DedicatedEndpoint], body: Mapping[str, Any]
+) -> builtins.list[str]:
+    """Ids of the endpoints of the same model that are pending, starting or started (a
+    listing carries no hardware or replica bounds: each is looked at in full)."""
+    return [e.id for e in endpoints if e.model == body["model"] and str(e.state) in _LIVE_STATES]
+
+
+def _twin(endpoint: DedicatedEndpoint, body: Mapping[str, Any]) -> bool:
+    """Whether ``endpoint`` (in full) is what ``body`` would create: same hardware and
+    replica bounds, and display name when given, and still live."""
+    scaling = _plain(endpoint.autoscaling)
+    return (
+        endpoint.hardware == body["hardware"]
+        and str(endpoint.state) in _LIVE_STATES
+        and isinstance(scaling, dict)
+        and not _differs(body["autoscaling"], scaling)
+        and body.get("display_name") in (None, endpoint.display_name)
+    )
+
+
 class TogetherDedicatedEndpoints:
     """Serve a model (a fine-tune's output, or any non-serverless model) on dedicated
     hardware; billed while it runs. Chat with the endpoint's ``name`` once ``STARTED``."""
@@ -847,15 +871,27 @@ class TogetherDedicatedEndpoints:
         max_replicas: int = 1,
         wait: bool = True,
         timeout: float | None = None,
+        adopt_existing: bool = False,
         **params: Any,
     ) -> DedicatedEndpoint:
         """Create an endpoint (paid) and, with ``wait``, return it once ``STARTED``; its
         ``name`` gets the catalog capabilities of ``model``.
 
+        Args:
+            adopt_existing: First look for an endpoint of the account this one would
+                duplicate (same model, hardware and replica bounds, and display name when
+                given; pending, starting or started) and return it instead of paying for a
+                second: re-running a script that died after the create is then safe.
+
         Raises:
             JobFailedError: it went to ``ERROR``.
         """
         body = _endpoint_body(model, hardware, min_replicas, max_replicas, params)
+        if adopt_existing:
+            for endpoint_id in _candidates(self.list(), body):
+                found = self.retrieve(endpoint_id)
+                if _twin(found, body):
+                    return self.wait(found.id, timeout=timeout) if wait else found
         endpoint = self.transport.endpoints.create(body)
         if endpoint.name:
             register_fine_tuned_model(endpoint.name, model)
@@ -908,10 +944,16 @@ class TogetherDedicatedEndpoints:
         max_replicas: int = 1,
         wait: bool = True,
         timeout: float | None = None,
+        adopt_existing: bool = False,
         **params: Any,
     ) -> DedicatedEndpoint:
         """Async :meth:`create`."""
         body = _endpoint_body(model, hardware, min_replicas, max_replicas, params)
+        if adopt_existing:
+            for endpoint_id in _candidates(await self.alist(), body):
+                found = await self.aretrieve(endpoint_id)
+                if _twin(found, body):
+                    return await self.await_until_done(found.id, timeout=timeout) if wait else found
         endpoint = await self.transport.endpoints.acreate(body)
         if endpoint.name:
             register_fine_tuned_model(endpoint.name, model)

@@ -484,3 +484,27 @@ def test_bad_endpoint_replicas_are_refused_before_the_paid_create(
     with pytest.raises(TogetherConfigError, match=message):
         asyncio.run(endpoints.acreate(BASE, hardware="1x_nvidia_h100_80gb_sxm", **kwargs))
     assert not [r for r in emu.requests if r.path == "/v1/endpoints"]
+
+
+def test_an_endpoint_create_can_adopt_the_one_it_would_duplicate(
+    emu: TogetherEmulator, clock: VirtualClock
+) -> None:
+    endpoints = TogetherDedicatedEndpoints(emu.transport(), clock=clock)
+    first = endpoints.create(BASE, hardware="1x_nvidia_h100_80gb_sxm", max_replicas=2)
+    again = endpoints.create(
+        BASE, hardware="1x_nvidia_h100_80gb_sxm", max_replicas=2, adopt_existing=True
+    )
+    assert again.id == first.id  # the script ran again: no second paid endpoint
+    other = asyncio.run(
+        endpoints.acreate(
+            BASE, hardware="1x_nvidia_h100_80gb_sxm", max_replicas=3, adopt_existing=True
+        )
+    )
+    assert other.id != first.id  # other replica bounds: a new endpoint
+    endpoints.stop(first.id)
+    revived = endpoints.create(
+        BASE, hardware="1x_nvidia_h100_80gb_sxm", max_replicas=2, adopt_existing=True
+    )
+    assert revived.id not in (first.id, other.id)  # a stopped one is not taken over
+    creates = [r for r in emu.requests if r.method == "POST" and r.path == "/v1/endpoints"]
+    assert len(creates) == 3
