@@ -261,7 +261,12 @@ def _cut(
 
 
 def check_batch_model(
-    model_id: str, *, catalog: ModelCatalog | None = None, index: int | None = None
+    model_id: str,
+    *,
+    catalog: ModelCatalog | None = None,
+    index: int | None = None,
+    hint: str | None = None,
+    error: type[BatchNotServedError] = BatchNotServedError,
 ) -> ModelCapabilities:
     """Refuse, before anything is uploaded, a model the Batch API does not serve.
 
@@ -274,6 +279,8 @@ def check_batch_model(
         catalog: Where to look (default: the process-wide catalog that
             :func:`~together_integrations.get_model_capabilities` reads).
         index: The request naming it, for the error.
+        hint: What to do instead, for the error (adapters name their own online path).
+        error: The class to raise (an adapter's twin of :class:`BatchNotServedError`).
 
     Returns:
         The model's capabilities.
@@ -287,11 +294,11 @@ def check_batch_model(
     """
     capabilities = (catalog or DEFAULT_CATALOG).get(model_id)
     if capabilities.batch_api is False:
-        where = f"Request {index} names" if index is not None else "The requests name"
-        raise BatchNotServedError(
-            f"{where} {model_id!r}, which the Batch API does not serve (Together lists it "
-            "as failing in batch jobs). Send these requests online (e.g. .batch() / "
-            ".abatch() on the chat model), or pick a model the Batch API serves.",
+        where = f" (request {index})" if index is not None else ""
+        raise error(
+            f"Together's Batch API does not serve {model_id}{where}: Together lists it as "
+            "failing in batch jobs. "
+            + (hint or "Send these requests online, or pick a model the Batch API serves."),
             model=model_id,
             index=index,
         )

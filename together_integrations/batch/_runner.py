@@ -762,7 +762,7 @@ class BatchRun:
     def _reload(self) -> None:
         """Under the lock: take what another submitter of this run saved meanwhile."""
         stored = self._settings.store.load(self.run_key)
-        if stored is not None and stored.updated_at >= self._manifest.updated_at:
+        if stored is not None:  # every durable change is saved: the stored one is current
             self._manifest = stored
 
     def submit(self) -> BatchRun:

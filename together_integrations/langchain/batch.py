@@ -63,6 +63,7 @@ from together_integrations.batch import (
     BatchRunStatus,
     BatchStore,
     DirectoryStore,
+    check_batch_model,
     plan_batch,
 )
 from together_integrations.batch import BatchNotServedError as _CoreBatchNotServedError
@@ -213,13 +214,12 @@ def _timeout_error(error: JobTimeoutError, run_id: str) -> TogetherBatchTimeoutE
 def check_served(models: Sequence[str]) -> None:
     """Refuse, before any upload, models the catalog says the Batch API does not serve."""
     for model in models:
-        if get_model_capabilities(model).batch_api is False:
-            raise BatchNotServedError(
-                f"Together's Batch API does not serve {model!r} (its batch jobs fail). Use "
-                'batch_api="auto" to send these inputs online, or pick a model the Batch '
-                "API serves (ModelCapabilities.batch_api is True).",
-                model=model,
-            )
+        check_batch_model(
+            model,
+            hint='Use batch_api="auto" to send these inputs online, or pick a model the '
+            "Batch API serves (ModelCapabilities.batch_api is True).",
+            error=BatchNotServedError,
+        )
 
 
 def batch_served(models: Sequence[str]) -> bool:
@@ -651,11 +651,6 @@ def _unsent_options(prepared: Sequence[_Prepared]) -> list[str]:
         if options is not None and options.extra_query:
             names.add("query parameters (default_query / extra_query)")
     return sorted(names)
-
-
-def _line(custom_id: str, body: Mapping[str, Any]) -> bytes:
-    item = {"custom_id": custom_id, "body": body}
-    return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 def plan_run(llm: ChatTogether, prepared: Sequence[_Prepared]) -> TogetherBatchRun:

@@ -35,7 +35,6 @@ from llama_index.core.instrumentation.events.llm import LLMChatEndEvent, LLMChat
 from llama_index_instrumentation import get_dispatcher
 from pydantic import ValidationError
 
-from together_integrations._catalog import get_model_capabilities
 from together_integrations._exceptions import TogetherConfigError
 from together_integrations._jobs import Clock
 from together_integrations.batch import (
@@ -48,6 +47,7 @@ from together_integrations.batch import (
     BatchRun,
     BatchRunStatus,
     BatchStore,
+    check_batch_model,
     plan_batch,
 )
 from together_integrations.schemas import ChatCompletion
@@ -83,13 +83,10 @@ def _check_route(llm: TogetherLLM) -> None:
 
 
 def _check_model(model: str) -> None:
-    if get_model_capabilities(model).batch_api is False:
-        raise BatchNotServedError(
-            f"Together's Batch API does not serve {model}: a batch job for it fails as a "
-            "whole. Send these requests online (chat/achat), or pick a model the Batch API "
-            "serves.",
-            model=model,
-        )
+    check_batch_model(
+        model,
+        hint="Send these requests online (chat/achat), or pick a model the Batch API serves.",
+    )
 
 
 def chat_bodies(
